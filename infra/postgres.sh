@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# A private PostgreSQL 15 cluster in .data/pg with logical replication on.
+#   infra/postgres.sh up|down|status|restart|kill
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+ensure_secrets
+
+PG_BIN="${PG_BIN:-$(ls -d /usr/lib/postgresql/15/bin 2>/dev/null || dirname "$(command -v pg_ctl)")}"
+PGDATA_DIR="$DATA/pg"
+PG_SOCKET_DIR="$RUN/pg"
+
+# Postgres refuses to run as root: as root, run it as the `postgres` user that
+# Debian's package creates.
+as_pg() {
+  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+pg_owner() { if [ "$(id -u)" -eq 0 ]; then echo postgres; else id -un; fi; }
+
+init_cluster() {
+  [ -f "$PGDATA_DIR/PG_VERSION" ] && return 0
+  info "initdb $PGDATA_DIR"
+  mkdir -p "$PGDATA_DIR"
+  chown "$(pg_owner)" "$PGDATA_DIR"
+  chmod 700 "$PGDATA_DIR"
+  local pwfile="$RUN/pg-pw.tmp"
+  printf '%s\n' "$PG_SUPERUSER_PASSWORD" >"$pwfile"
+  chown "$(pg_owner)" "$pwfile"
+  as_pg "$PG_BIN/initdb" -D "$PGDATA_DIR" -U "$PG_SUPERUSER" --pwfile="$pwfile" \
+    --auth-local=peer --auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8 >>"$LOGS/postgres.log" 2>&1 \
+    || { rm -f "$pwfile"; die "initdb failed (see $LOGS/postgres.log)"; }
+  rm -f "$pwfile"
+  cat >>"$PGDATA_DIR/postgresql.conf" <<CONF
+
+# --- the suite's settings (infra/postgres.sh) ---
+listen_addresses = '127.0.0.1'
+max_connections = 300
+shared_buffers = 256MB
+# Logical replication for the outbox relay (NOTES.md).
+wal_level = logical
+max_replication_slots = 20
+max_wal_senders = 20
+# An abandoned slot may not fill the disk.
+max_slot_wal_keep_size = 2GB
+wal_sender_timeout = 30s
+log_min_messages = warning
+log_line_prefix = '%m [%p] %u@%d '
+CONF
+  # Replication connections (the relay) authenticate like any other.
+  echo "host replication all 127.0.0.1/32 scram-sha-256" >>"$PGDATA_DIR/pg_hba.conf"
+}
+
+pg_ready() { "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT"; }
+
+start_pg() {
+  mkdir -p "$PG_SOCKET_DIR"
+  touch "$LOGS/postgres.log"
+  chown "$(pg_owner)" "$PG_SOCKET_DIR" "$LOGS/postgres.log"
+  if ! pg_ready; then
+    as_pg "$PG_BIN/pg_ctl" -D "$PGDATA_DIR" -l "$LOGS/postgres.log" -w -t 60 \
+      -o "-p $PG_PORT -k $PG_SOCKET_DIR" start >/dev/null || die "postgres did not start (see $LOGS/postgres.log)"
+  fi
+  wait_for postgres 60 pg_ready || die "postgres not ready"
+}
+
+create_database() {
+  if ! PGPASSWORD="$PG_SUPERUSER_PASSWORD" "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U "$PG_SUPERUSER" -d postgres -tAc \
+    "select 1 from pg_database where datname = '$PG_DATABASE'" | grep -q 1; then
+    info "creating database $PG_DATABASE"
+    PGPASSWORD="$PG_SUPERUSER_PASSWORD" "$PG_BIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U "$PG_SUPERUSER" "$PG_DATABASE"
+  fi
+}
+
+case "${1:-}" in
+  up)
+    step "PostgreSQL 15 on 127.0.0.1:$PG_PORT (wal_level=logical)"
+    init_cluster
+    start_pg
+    create_database
+    ok "postgres up, database $PG_DATABASE"
+    ;;
+  down) step "stopping PostgreSQL"; pg_ready && as_pg "$PG_BIN/pg_ctl" -D "$PGDATA_DIR" -m fast -w stop >/dev/null || true ;;
+  restart)
+    as_pg "$PG_BIN/pg_ctl" -D "$PGDATA_DIR" -m fast -w stop >/dev/null || true
+    start_pg
+    ;;
+  kill)
+    # SIGKILL of the postmaster, for crash tests; children die with it.
+    pid=$(head -n 1 "$PGDATA_DIR/postmaster.pid" 2>/dev/null || true)
+    [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null || true
+    while pg_ready; do sleep 0.1; done
+    ;;
+  status)
+    if pg_ready; then
+      echo "postgres up    127.0.0.1:$PG_PORT  db $PG_DATABASE  wal_level=$(PGPASSWORD="$PG_SUPERUSER_PASSWORD" \
+        "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U "$PG_SUPERUSER" -d postgres -tAc 'show wal_level')"
+    else
+      echo "postgres DOWN  127.0.0.1:$PG_PORT"
+    fi
+    ;;
+  *) die "usage: infra/postgres.sh up|down|status|restart|kill" ;;
+esac

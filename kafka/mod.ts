@@ -1,0 +1,19 @@
+/**
+ * Our Kafka layer. Import from here, never from kafkajs directly.
+ *
+ * @module
+ */
+export { createKafka, type KafkaJs, type KafkaOptions, parseBrokers } from "./client.ts";
+export { decodeHeaders, type IncomingMessage, type OutgoingMessage, valueText } from "./message.ts";
+export {
+  type Compression,
+  IdempotentProducer,
+  isFencingError,
+  ProducerFencedError,
+  type TopicBatch,
+  TransactionalProducer,
+  type TransactionOffsets,
+} from "./producer.ts";
+export { Consumer, type ConsumerOptions, type MessageHandler } from "./consumer.ts";
+export { Admin, type TopicReport } from "./admin.ts";
+export { allTopics, dlqTopicOf, EVENT_TOPICS, REPLICATION, type TopicSpec } from "./topics.ts";

@@ -1,0 +1,182 @@
+/**
+ * Producers with exactly-once settings (SPEC §10.1, §11.1.1): idempotent,
+ * acks=all, one request in flight, lz4. The transactional producer runs one
+ * transaction at a time (kafkajs #430/#1315) and, after an error whose outcome
+ * is unknown, throws its kafkajs producer away and makes a new one (Jepsen
+ * found reuse after such errors can lose writes, NOTES.md).
+ *
+ * @module
+ */
+import kafkajs from "kafkajs";
+import type { KafkaJs } from "./client.ts";
+import type { OutgoingMessage } from "./message.ts";
+
+const { CompressionTypes } = kafkajs;
+
+type RawProducer = ReturnType<KafkaJs["producer"]>;
+
+/** Messages for one topic, in the order they must be written. */
+export interface TopicBatch {
+  topic: string;
+  messages: OutgoingMessage[];
+}
+
+/** Consumer offsets committed atomically with a transaction (consume-transform-produce). */
+export interface TransactionOffsets {
+  consumerGroupId: string;
+  topics: { topic: string; partitions: { partition: number; offset: string }[] }[];
+}
+
+export type Compression = "lz4" | "gzip" | "none";
+
+const CODECS = {
+  lz4: CompressionTypes.LZ4,
+  gzip: CompressionTypes.GZIP,
+  none: CompressionTypes.None,
+} as const;
+
+function toKafkaJs(batches: TopicBatch[]) {
+  return batches.map((b) => ({
+    topic: b.topic,
+    messages: b.messages.map((m) => ({
+      key: m.key,
+      value: m.value as string | null,
+      headers: m.headers,
+      partition: m.partition,
+    })),
+  }));
+}
+
+/** Idempotent producer without transactions: acks=all, retries dedup'd by the broker. */
+export class IdempotentProducer {
+  #producer: RawProducer;
+  #compression: Compression;
+
+  constructor(kafka: KafkaJs, opts: { compression?: Compression } = {}) {
+    this.#producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    this.#compression = opts.compression ?? "lz4";
+  }
+
+  connect(): Promise<void> {
+    return this.#producer.connect();
+  }
+
+  /** Sends and resolves once all in-sync replicas have the records. */
+  async send(...batches: TopicBatch[]): Promise<void> {
+    await this.#producer.sendBatch({
+      topicMessages: toKafkaJs(batches),
+      acks: -1,
+      compression: CODECS[this.#compression],
+    });
+  }
+
+  disconnect(): Promise<void> {
+    return this.#producer.disconnect();
+  }
+}
+
+/** Raised when another producer with our transactional id has taken over. */
+export class ProducerFencedError extends Error {
+  override name = "ProducerFencedError";
+}
+
+const FENCED_TYPES = new Set(["INVALID_PRODUCER_EPOCH", "PRODUCER_FENCED", "TRANSACTIONAL_ID_AUTHORIZATION_FAILED"]);
+
+/** True for errors that mean a newer instance owns the transactional id. */
+export function isFencingError(err: unknown): boolean {
+  let e = err as { type?: string; cause?: unknown; originalError?: unknown } | undefined;
+  for (let depth = 0; e && depth < 5; depth++) {
+    if (e.type && FENCED_TYPES.has(e.type)) return true;
+    e = (e.originalError ?? e.cause) as typeof e;
+  }
+  return false;
+}
+
+export interface TransactionalProducerOptions {
+  transactionalId: string;
+  compression?: Compression;
+  /** Broker aborts a transaction left open longer than this (default 30 s). */
+  transactionTimeoutMs?: number;
+}
+
+/**
+ * A transactional producer: each `commit()` call is one Kafka transaction,
+ * all of its records visible to read_committed consumers or none.
+ */
+export class TransactionalProducer {
+  #kafka: KafkaJs;
+  #opts: Required<TransactionalProducerOptions>;
+  #producer: RawProducer | null = null;
+  #busy = false;
+
+  constructor(kafka: KafkaJs, opts: TransactionalProducerOptions) {
+    this.#kafka = kafka;
+    this.#opts = { compression: "lz4", transactionTimeoutMs: 30_000, ...opts };
+  }
+
+  get transactionalId(): string {
+    return this.#opts.transactionalId;
+  }
+
+  /** Connects and registers the transactional id (fencing older instances). */
+  async connect(): Promise<void> {
+    if (this.#producer) return;
+    const p = this.#kafka.producer({
+      transactionalId: this.#opts.transactionalId,
+      idempotent: true,
+      maxInFlightRequests: 1,
+      transactionTimeout: this.#opts.transactionTimeoutMs,
+    });
+    await p.connect();
+    this.#producer = p;
+  }
+
+  /**
+   * Writes all batches (and optional consumer offsets) in one transaction.
+   * On any error the transaction is aborted if possible and the underlying
+   * producer is discarded; the next call starts a fresh one. A fencing error
+   * is rethrown as ProducerFencedError: this instance must stop.
+   */
+  async commit(batches: TopicBatch[], offsets?: TransactionOffsets): Promise<void> {
+    if (this.#busy) throw new Error("one transaction at a time per producer");
+    this.#busy = true;
+    try {
+      await this.connect();
+      const tx = await this.#producer!.transaction();
+      try {
+        await tx.sendBatch({
+          topicMessages: toKafkaJs(batches),
+          acks: -1,
+          compression: CODECS[this.#opts.compression],
+        });
+        if (offsets) await tx.sendOffsets(offsets);
+        await tx.commit();
+      } catch (err) {
+        await tx.abort().catch(() => {});
+        throw err;
+      }
+    } catch (err) {
+      await this.reset();
+      if (isFencingError(err)) {
+        throw new ProducerFencedError(
+          `transactional id ${this.#opts.transactionalId} was taken over by a newer producer`,
+          { cause: err },
+        );
+      }
+      throw err;
+    } finally {
+      this.#busy = false;
+    }
+  }
+
+  /** Drops the current kafkajs producer (after an error of unknown outcome). */
+  async reset(): Promise<void> {
+    const p = this.#producer;
+    this.#producer = null;
+    if (p) await p.disconnect().catch(() => {});
+  }
+
+  disconnect(): Promise<void> {
+    return this.reset();
+  }
+}

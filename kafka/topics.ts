@@ -1,0 +1,55 @@
+/**
+ * The suite's Kafka topics, exactly as SPEC §3.2 lists them: partitions, the
+ * partition key producers must use, and retention. Every topic is replicated
+ * three times with min.insync.replicas=2 (SPEC §10.1, §11) and has a
+ * `<topic>-dlq` twin for dead letters (SPEC §9.2).
+ *
+ * @module
+ */
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** What a topic is, as the tooling creates it. */
+export interface TopicSpec {
+  name: string;
+  partitions: number;
+  /** The record key producers use; documentation for humans and tests. */
+  key: string;
+  retentionMs: number;
+  /** Broker-side config entries besides retention. */
+  config?: Record<string, string>;
+}
+
+/** The event topics of SPEC §3.2. */
+export const EVENT_TOPICS: readonly TopicSpec[] = [
+  { name: "order-events", partitions: 16, key: "user id", retentionMs: 7 * DAY_MS },
+  { name: "coupon-events", partitions: 8, key: "coupon id", retentionMs: 30 * DAY_MS },
+  { name: "stock-events", partitions: 12, key: "product id", retentionMs: 3 * DAY_MS },
+  { name: "point-events", partitions: 8, key: "user id", retentionMs: 30 * DAY_MS },
+  { name: "compensation-events", partitions: 4, key: "order id", retentionMs: 30 * DAY_MS },
+];
+
+/** Dead letters are kept as long as the longest event topic (30 days). */
+export function dlqTopicOf(topic: string): string {
+  return `${topic}-dlq`;
+}
+
+/** Every topic the tooling creates: the event topics and their dead-letter twins. */
+export function allTopics(): TopicSpec[] {
+  const dlqs = EVENT_TOPICS.map((t) => ({
+    name: dlqTopicOf(t.name),
+    partitions: Math.min(t.partitions, 4),
+    key: t.key,
+    retentionMs: 30 * DAY_MS,
+  }));
+  return [...EVENT_TOPICS, ...dlqs];
+}
+
+/** Replication settings every topic gets (SPEC §10.1). */
+export const REPLICATION = {
+  replicationFactor: 3,
+  config: {
+    "min.insync.replicas": "2",
+    "unclean.leader.election.enable": "false",
+  },
+} as const;
