@@ -88,12 +88,16 @@ export class Admin {
       try {
         const meta = await this.#admin.fetchTopicMetadata({ topics });
         const ready = meta.topics.length === topics.length &&
-          meta.topics.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0));
+          meta.topics.every((t) =>
+            t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0)
+          );
         if (ready) return meta;
       } catch (err) {
         if (Date.now() > deadline) throw err;
       }
-      if (Date.now() > deadline) throw new Error(`topics without leaders after ${timeoutMs} ms: ${topics}`);
+      if (Date.now() > deadline) {
+        throw new Error(`topics without leaders after ${timeoutMs} ms: ${topics}`);
+      }
       await new Promise((r) => setTimeout(r, 250));
     }
   }

@@ -54,7 +54,9 @@ function silenceNegativeTimeoutWarning(): void {
   const emit = process.emitWarning.bind(process) as (...args: unknown[]) => void;
   (process as { emitWarning: (...args: unknown[]) => void }).emitWarning = (...args) => {
     const [warning, type] = args as [{ name?: string } | string, unknown];
-    const name = typeof warning === "object" ? warning?.name : typeof type === "object"
+    const name = typeof warning === "object"
+      ? warning?.name
+      : typeof type === "object"
       ? (type as { type?: string })?.type
       : type;
     if (name === "TimeoutNegativeWarning") return;

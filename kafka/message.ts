@@ -34,7 +34,9 @@ export function decodeHeaders(
   for (const [name, v] of Object.entries(raw)) {
     const first = Array.isArray(v) ? v[0] : v;
     if (first === undefined || first === null) continue;
-    out[name] = typeof first === "string" ? first : Buffer.from(first as Uint8Array).toString("utf8");
+    out[name] = typeof first === "string"
+      ? first
+      : Buffer.from(first as Uint8Array).toString("utf8");
   }
   return out;
 }

@@ -13,6 +13,7 @@ export {
   type TopicBatch,
   TransactionalProducer,
   type TransactionOffsets,
+  type TransactionScope,
 } from "./producer.ts";
 export { Consumer, type ConsumerOptions, type MessageHandler } from "./consumer.ts";
 export { Admin, type TopicReport } from "./admin.ts";

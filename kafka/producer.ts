@@ -1,9 +1,21 @@
 /**
- * Producers with exactly-once settings (SPEC §10.1, §11.1.1): idempotent,
- * acks=all, one request in flight, lz4. The transactional producer runs one
- * transaction at a time (kafkajs #430/#1315) and, after an error whose outcome
- * is unknown, throws its kafkajs producer away and makes a new one (Jepsen
- * found reuse after such errors can lose writes, NOTES.md).
+ * Producers with exactly-once settings (SPEC §10.1, §11.1.1): acks=all, one
+ * request in flight, lz4. The transactional producer runs one transaction at
+ * a time (kafkajs #430/#1315) and, after any error, throws its kafkajs
+ * producer away and makes a new one (Jepsen found reuse after errors of
+ * unknown outcome can lose writes, NOTES.md).
+ *
+ * Why the transactional producer turns kafkajs' internal retries off: in
+ * kafkajs 2.2.4 `sendMessages` sends one request per leader broker and, when
+ * one of them fails, retries while another may still be in flight; the retry
+ * re-sends that broker's records with a sequence number already advanced, so
+ * the broker stores them twice. Our platform test caught this as duplicates
+ * after a broker SIGKILL. Inside a transaction those duplicates would be
+ * committed. With retries off, any failed send fails the transaction; it is
+ * aborted (or fenced by the next producer's init) and the caller sends the
+ * whole batch again in a new one. The plain idempotent producer keeps
+ * kafkajs' retries (it requires them) and so can duplicate under broker
+ * failure: use it only where a duplicate is harmless.
  *
  * @module
  */
@@ -29,6 +41,12 @@ export interface TransactionOffsets {
 
 export type Compression = "lz4" | "gzip" | "none";
 
+/** What a transaction's body can do. */
+export interface TransactionScope {
+  send(batches: TopicBatch[]): Promise<void>;
+  sendOffsets(offsets: TransactionOffsets): Promise<void>;
+}
+
 const CODECS = {
   lz4: CompressionTypes.LZ4,
   gzip: CompressionTypes.GZIP,
@@ -47,7 +65,10 @@ function toKafkaJs(batches: TopicBatch[]) {
   }));
 }
 
-/** Idempotent producer without transactions: acks=all, retries dedup'd by the broker. */
+/**
+ * Idempotent producer without transactions: acks=all, nothing acknowledged is
+ * lost; may store a record twice when a broker dies mid-send (see above).
+ */
 export class IdempotentProducer {
   #producer: RawProducer;
   #compression: Compression;
@@ -80,7 +101,11 @@ export class ProducerFencedError extends Error {
   override name = "ProducerFencedError";
 }
 
-const FENCED_TYPES = new Set(["INVALID_PRODUCER_EPOCH", "PRODUCER_FENCED", "TRANSACTIONAL_ID_AUTHORIZATION_FAILED"]);
+const FENCED_TYPES = new Set([
+  "INVALID_PRODUCER_EPOCH",
+  "PRODUCER_FENCED",
+  "TRANSACTIONAL_ID_AUTHORIZATION_FAILED",
+]);
 
 /** True for errors that mean a newer instance owns the transactional id. */
 export function isFencingError(err: unknown): boolean {
@@ -123,7 +148,11 @@ export class TransactionalProducer {
     if (this.#producer) return;
     const p = this.#kafka.producer({
       transactionalId: this.#opts.transactionalId,
-      idempotent: true,
+      // Transactions always send idempotently (producer id, epoch, sequence
+      // numbers); `idempotent: false` here only lets us set retries to 0,
+      // which kafkajs refuses for its idempotent send path (see above).
+      idempotent: false,
+      retry: { retries: 0 },
       maxInFlightRequests: 1,
       transactionTimeout: this.#opts.transactionTimeoutMs,
     });
@@ -133,23 +162,37 @@ export class TransactionalProducer {
 
   /**
    * Writes all batches (and optional consumer offsets) in one transaction.
-   * On any error the transaction is aborted if possible and the underlying
-   * producer is discarded; the next call starts a fresh one. A fencing error
-   * is rethrown as ProducerFencedError: this instance must stop.
    */
-  async commit(batches: TopicBatch[], offsets?: TransactionOffsets): Promise<void> {
+  commit(batches: TopicBatch[], offsets?: TransactionOffsets): Promise<void> {
+    return this.transaction(async (tx) => {
+      await tx.send(batches);
+      if (offsets) await tx.sendOffsets(offsets);
+    });
+  }
+
+  /**
+   * Runs `work` inside one Kafka transaction: committed when it resolves,
+   * aborted when it throws (the error is rethrown). On any error the
+   * underlying producer is discarded; the next call starts a fresh one. A
+   * fencing error is rethrown as ProducerFencedError: this instance must stop.
+   */
+  async transaction(work: (tx: TransactionScope) => Promise<void>): Promise<void> {
     if (this.#busy) throw new Error("one transaction at a time per producer");
     this.#busy = true;
     try {
       await this.connect();
       const tx = await this.#producer!.transaction();
       try {
-        await tx.sendBatch({
-          topicMessages: toKafkaJs(batches),
-          acks: -1,
-          compression: CODECS[this.#opts.compression],
+        await work({
+          send: async (batches) => {
+            await tx.sendBatch({
+              topicMessages: toKafkaJs(batches),
+              acks: -1,
+              compression: CODECS[this.#opts.compression],
+            });
+          },
+          sendOffsets: (offsets) => tx.sendOffsets(offsets),
         });
-        if (offsets) await tx.sendOffsets(offsets);
         await tx.commit();
       } catch (err) {
         await tx.abort().catch(() => {});

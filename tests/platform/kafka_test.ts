@@ -1,0 +1,221 @@
+/**
+ * Platform: the 3-broker KRaft cluster keeps acknowledged writes when a broker
+ * is SIGKILLed, transactions are atomic for read_committed readers, and the
+ * topics are exactly as SPEC §3.2 says.
+ */
+import assert from "node:assert/strict";
+import {
+  Admin,
+  allTopics,
+  EVENT_TOPICS,
+  IdempotentProducer,
+  type IncomingMessage,
+  type OutgoingMessage,
+  TransactionalProducer,
+  valueText,
+} from "../../kafka/mod.ts";
+import { dev, sleep, uniqueName } from "../support/dev.ts";
+import { Collector, testKafka } from "../support/kafka.ts";
+
+Deno.test("topics exist as SPEC §3.2 says: partitions, RF 3, min ISR 2, retention, -dlq twins", async () => {
+  const admin = new Admin(testKafka());
+  await admin.connect();
+  try {
+    for (const spec of allTopics()) {
+      const partitions = await admin.describeTopic(spec.name);
+      assert.equal(partitions.length, spec.partitions, `${spec.name} partitions`);
+      for (const p of partitions) {
+        assert.equal(p.replicas.length, 3, `${spec.name}/${p.partition} replicas`);
+      }
+      const config = await admin.topicConfig(spec.name);
+      assert.equal(config["min.insync.replicas"], "2", `${spec.name} min.insync.replicas`);
+      assert.equal(config["unclean.leader.election.enable"], "false");
+      assert.equal(config["retention.ms"], String(spec.retentionMs), `${spec.name} retention`);
+    }
+    assert.deepEqual(
+      EVENT_TOPICS.map((t) => [t.name, t.partitions]),
+      [["order-events", 16], ["coupon-events", 8], ["stock-events", 12], ["point-events", 8], [
+        "compensation-events",
+        4,
+      ]],
+    );
+  } finally {
+    await admin.disconnect();
+  }
+});
+
+/**
+ * Sends `total` numbered messages in batches through `send`, SIGKILLs a random
+ * broker a third of the way in and restarts it at two thirds, then reads the
+ * topic back (read_committed) and returns what the log holds.
+ */
+async function sendThroughBrokerKill(
+  name: string,
+  send: (topic: string, messages: OutgoingMessage[]) => Promise<void>,
+): Promise<{ stored: IncomingMessage[]; total: number }> {
+  const kafka = testKafka(name);
+  const topic = uniqueName(name);
+  const admin = new Admin(kafka);
+  await admin.connect();
+  await admin.createTopic(topic, 6);
+  const victim = 1 + Math.floor(Math.random() * 3);
+  const total = 3_000;
+  const batch = 50;
+  try {
+    for (let i = 0; i < total; i += batch) {
+      if (i === 1_000) await dev("kafka", "kill", String(victim));
+      if (i === 2_000) await dev("kafka", "start", String(victim));
+      await send(
+        topic,
+        Array.from({ length: batch }, (_, j) => ({
+          key: `k${(i + j) % 37}`,
+          value: JSON.stringify({ n: i + j }),
+        })),
+      );
+    }
+    const collector = await new Collector(kafka, [topic]).start();
+    try {
+      // A consumer may see a record again after a group rebalance (it is
+      // at-least-once by design; inboxes dedupe). What is checked is the log
+      // itself: the records at distinct positions.
+      const positions = (ms: IncomingMessage[]) =>
+        new Set(ms.map((m) => `${m.partition}@${m.offset}`));
+      await collector.until(`${total} messages`, (ms) => positions(ms).size >= total, 90_000);
+      await sleep(1_000); // anything extra (a duplicate) would show up now
+      const stored = new Map(collector.messages.map((m) => [`${m.partition}@${m.offset}`, m]));
+      return {
+        total,
+        stored: [...stored.values()].sort((a, b) =>
+          a.partition - b.partition || Number(BigInt(a.offset) - BigInt(b.offset))
+        ),
+      };
+    } finally {
+      await collector.stop();
+    }
+  } finally {
+    await dev("kafka", "start", String(victim)); // in case a send failed before the restart
+    await admin.deleteTopics([topic]).catch(() => {});
+    await admin.disconnect();
+  }
+}
+
+const numberOf = (m: IncomingMessage) => JSON.parse(valueText(m)!).n as number;
+
+Deno.test({
+  name: "acks=all writes survive a broker SIGKILL and restart: nothing acknowledged is lost",
+  // Broker restarts leave kafkajs reconnect timers behind for a moment.
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const producer = new IdempotentProducer(testKafka("platform-acks"));
+    await producer.connect();
+    try {
+      const { stored, total } = await sendThroughBrokerKill(
+        "platform-acks",
+        (topic, messages) => producer.send({ topic, messages }),
+      );
+      const numbers = new Set(stored.map(numberOf));
+      assert.equal(numbers.size, total, "every acknowledged message is in the log");
+      // kafkajs' idempotent path may store a record twice when a broker dies
+      // mid-send (kafka/producer.ts explains); that is why the relay uses
+      // transactions. Report it, so the figure is visible in the test output.
+      console.log(
+        `idempotent producer: ${stored.length - total} duplicate(s) stored during the kill`,
+      );
+    } finally {
+      await producer.disconnect();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "transactions through a broker SIGKILL and restart: read_committed sees each message once, in key order",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const producer = new TransactionalProducer(testKafka("platform-txkill"), {
+      transactionalId: uniqueName("platform-txkill"),
+    });
+    let retries = 0;
+    try {
+      const { stored, total } = await sendThroughBrokerKill(
+        "platform-txkill",
+        async (topic, messages) => {
+          // What the relay does: a failed transaction is sent again as a whole.
+          for (let attempt = 1;; attempt++) {
+            try {
+              return await producer.commit([{ topic, messages }]);
+            } catch (err) {
+              if (attempt >= 30) throw err;
+              retries++;
+              await sleep(200 * Math.min(attempt, 5));
+            }
+          }
+        },
+      );
+      const numbers = stored.map(numberOf);
+      assert.equal(new Set(numbers).size, total, "no message lost");
+      assert.equal(numbers.length, total, "no message stored twice");
+      const lastByKey = new Map<string, number>();
+      for (const m of stored) {
+        const n = numberOf(m);
+        const prev = lastByKey.get(m.key!) ?? -1;
+        assert.ok(n > prev, `key ${m.key}: ${n} after ${prev}`);
+        lastByKey.set(m.key!, n);
+      }
+      console.log(`transactional producer: ${retries} transaction(s) retried during the kill`);
+    } finally {
+      await producer.disconnect();
+    }
+  },
+});
+
+Deno.test({
+  name: "a committed transaction is visible and an aborted one invisible to read_committed",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const kafka = testKafka("platform-tx");
+    const topic = uniqueName("platform-tx");
+    const admin = new Admin(kafka);
+    await admin.connect();
+    await admin.createTopic(topic, 3);
+    const producer = new TransactionalProducer(kafka, {
+      transactionalId: uniqueName("platform-tx"),
+    });
+    try {
+      await producer.commit([{ topic, messages: [{ key: "a", value: "committed-1" }] }]);
+      await assert.rejects(
+        producer.transaction(async (tx) => {
+          await tx.send([{
+            topic,
+            messages: [{ key: "a", value: "aborted" }, { key: "b", value: "aborted" }],
+          }]);
+          throw new Error("abort on purpose");
+        }),
+        /abort on purpose/,
+      );
+      await producer.commit([{ topic, messages: [{ key: "a", value: "committed-2" }] }]);
+
+      const committed = await new Collector(kafka, [topic]).start();
+      const everything = await new Collector(kafka, [topic], { readUncommitted: true }).start();
+      try {
+        await committed.until("both committed messages", (ms) => ms.length >= 2);
+        await everything.until("all four records", (ms) => ms.length >= 4);
+        await sleep(500);
+        assert.deepEqual(committed.messages.map(valueText), ["committed-1", "committed-2"]);
+        // The aborted records did reach the log: read_uncommitted sees them,
+        // so the test above is not passing merely because nothing was sent.
+        assert.equal(everything.messages.filter((m) => valueText(m) === "aborted").length, 2);
+      } finally {
+        await committed.stop();
+        await everything.stop();
+      }
+    } finally {
+      await producer.disconnect();
+      await admin.deleteTopics([topic]).catch(() => {});
+      await admin.disconnect();
+    }
+  },
+});
