@@ -29,9 +29,16 @@ init_cluster() {
     --auth-local=peer --auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8 >>"$LOGS/postgres.log" 2>&1 \
     || { rm -f "$pwfile"; die "initdb failed (see $LOGS/postgres.log)"; }
   rm -f "$pwfile"
-  cat >>"$PGDATA_DIR/postgresql.conf" <<CONF
+  echo "include 'suite.conf'" >>"$PGDATA_DIR/postgresql.conf"
+  # Replication connections (the relay) authenticate like any other.
+  echo "host replication all 127.0.0.1/32 scram-sha-256" >>"$PGDATA_DIR/pg_hba.conf"
+}
 
-# --- the suite's settings (infra/postgres.sh) ---
+# The suite's settings live in their own file, rewritten on every `up`, so a
+# changed setting reaches clusters made before the change.
+write_settings() {
+  cat >"$PGDATA_DIR/suite.conf" <<CONF
+# Written by infra/postgres.sh on every start; edit there, not here.
 listen_addresses = '127.0.0.1'
 max_connections = 300
 shared_buffers = 256MB
@@ -41,12 +48,27 @@ max_replication_slots = 20
 max_wal_senders = 20
 # An abandoned slot may not fill the disk.
 max_slot_wal_keep_size = 2GB
-wal_sender_timeout = 30s
+# A relay that stops answering (paused, partitioned) loses its slot after 5 s,
+# so a standby relay can take over within the 10 s the relay issue asks.
+wal_sender_timeout = 5s
 log_min_messages = warning
 log_line_prefix = '%m [%p] %u@%d '
 CONF
-  # Replication connections (the relay) authenticate like any other.
-  echo "host replication all 127.0.0.1/32 scram-sha-256" >>"$PGDATA_DIR/pg_hba.conf"
+  chown "$(pg_owner)" "$PGDATA_DIR/suite.conf"
+}
+
+psql_admin() {
+  PGPASSWORD="$PG_SUPERUSER_PASSWORD" "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U "$PG_SUPERUSER" -d postgres -tAc "$1"
+}
+
+# Applies a rewritten suite.conf: reload, and restart if a setting needs it.
+apply_settings() {
+  psql_admin "select pg_reload_conf()" >/dev/null
+  if [ "$(psql_admin "select count(*) from pg_settings where pending_restart")" != "0" ]; then
+    info "settings changed that need a restart"
+    as_pg "$PG_BIN/pg_ctl" -D "$PGDATA_DIR" -m fast -w stop >/dev/null
+    start_pg
+  fi
 }
 
 pg_ready() { "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT"; }
@@ -63,8 +85,7 @@ start_pg() {
 }
 
 create_database() {
-  if ! PGPASSWORD="$PG_SUPERUSER_PASSWORD" "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U "$PG_SUPERUSER" -d postgres -tAc \
-    "select 1 from pg_database where datname = '$PG_DATABASE'" | grep -q 1; then
+  if ! psql_admin "select 1 from pg_database where datname = '$PG_DATABASE'" | grep -q 1; then
     info "creating database $PG_DATABASE"
     PGPASSWORD="$PG_SUPERUSER_PASSWORD" "$PG_BIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U "$PG_SUPERUSER" "$PG_DATABASE"
   fi
@@ -74,7 +95,9 @@ case "${1:-}" in
   up)
     step "PostgreSQL 15 on 127.0.0.1:$PG_PORT (wal_level=logical)"
     init_cluster
+    write_settings
     start_pg
+    apply_settings
     create_database
     ok "postgres up, database $PG_DATABASE"
     ;;
@@ -91,8 +114,7 @@ case "${1:-}" in
     ;;
   status)
     if pg_ready; then
-      echo "postgres up    127.0.0.1:$PG_PORT  db $PG_DATABASE  wal_level=$(PGPASSWORD="$PG_SUPERUSER_PASSWORD" \
-        "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U "$PG_SUPERUSER" -d postgres -tAc 'show wal_level')"
+      echo "postgres up    127.0.0.1:$PG_PORT  db $PG_DATABASE  wal_level=$(psql_admin 'show wal_level')"
     else
       echo "postgres DOWN  127.0.0.1:$PG_PORT"
     fi

@@ -81,6 +81,11 @@ export class Admin {
     }));
   }
 
+  /** Names of all topics in the cluster. */
+  listTopics(): Promise<string[]> {
+    return this.#admin.listTopics();
+  }
+
   /** Polls metadata until every partition of the topics has a leader. */
   async waitForLeaders(topics: string[], timeoutMs = 30_000) {
     const deadline = Date.now() + timeoutMs;

@@ -21,6 +21,8 @@ export interface ConsumerOptions {
   heartbeatIntervalMs?: number;
   /** Max bytes per partition per fetch; smaller means smaller batches. */
   maxBytesPerPartition?: number;
+  /** How long a fetch waits for data when there is none (kafkajs default 5 s). */
+  maxWaitTimeMs?: number;
 }
 
 /** Called for each message, in partition order; throw to stop the partition's progress. */
@@ -38,12 +40,18 @@ export class Consumer {
       sessionTimeout: opts.sessionTimeoutMs ?? 10_000,
       heartbeatInterval: opts.heartbeatIntervalMs ?? 1_000,
       maxBytesPerPartition: opts.maxBytesPerPartition,
+      maxWaitTimeInMs: opts.maxWaitTimeMs ?? 500,
       allowAutoTopicCreation: false,
     });
   }
 
-  /** Connects, subscribes and starts delivering messages to `handler`. */
-  async run(handler: MessageHandler): Promise<void> {
+  /**
+   * Connects, subscribes and starts delivering messages to `handler`.
+   * `commit: false` reads without ever committing offsets (a reader that
+   * always starts from the beginning).
+   */
+  async run(handler: MessageHandler, opts: { commit?: boolean } = {}): Promise<void> {
+    const commit = opts.commit ?? true;
     await this.#consumer.connect();
     await this.#consumer.subscribe({
       topics: this.#opts.topics,
@@ -69,7 +77,7 @@ export class Consumer {
           last = m.offset;
           await heartbeat();
         }
-        if (last !== null) {
+        if (commit && last !== null) {
           await this.#consumer.commitOffsets([{
             topic: batch.topic,
             partition: batch.partition,

@@ -17,4 +17,13 @@ export {
 } from "./producer.ts";
 export { Consumer, type ConsumerOptions, type MessageHandler } from "./consumer.ts";
 export { Admin, type TopicReport } from "./admin.ts";
-export { allTopics, dlqTopicOf, EVENT_TOPICS, REPLICATION, type TopicSpec } from "./topics.ts";
+export {
+  allTopics,
+  dlqTopicOf,
+  EVENT_TOPICS,
+  RELAY_CHECKPOINT_TOPIC,
+  RELAY_DLQ_TOPIC,
+  RELAY_TOPICS,
+  REPLICATION,
+  type TopicSpec,
+} from "./topics.ts";

@@ -34,7 +34,25 @@ export function dlqTopicOf(topic: string): string {
   return `${topic}-dlq`;
 }
 
-/** Every topic the tooling creates: the event topics and their dead-letter twins. */
+/**
+ * The outbox relay's own topics: its checkpoint (the WAL position each Kafka
+ * transaction ends at, compacted so only the latest per slot is kept) and its
+ * dead letters (outbox rows that cannot be published, with the reason).
+ */
+export const RELAY_CHECKPOINT_TOPIC = "outbox-relay-checkpoints";
+export const RELAY_DLQ_TOPIC = "outbox-relay-dlq";
+export const RELAY_TOPICS: readonly TopicSpec[] = [
+  {
+    name: RELAY_CHECKPOINT_TOPIC,
+    partitions: 1,
+    key: "replication slot name",
+    retentionMs: -1,
+    config: { "cleanup.policy": "compact", "min.compaction.lag.ms": "60000" },
+  },
+  { name: RELAY_DLQ_TOPIC, partitions: 1, key: "event id", retentionMs: 30 * DAY_MS },
+];
+
+/** Every topic the tooling creates: event topics, their dead-letter twins, the relay's. */
 export function allTopics(): TopicSpec[] {
   const dlqs = EVENT_TOPICS.map((t) => ({
     name: dlqTopicOf(t.name),
@@ -42,7 +60,7 @@ export function allTopics(): TopicSpec[] {
     key: t.key,
     retentionMs: 30 * DAY_MS,
   }));
-  return [...EVENT_TOPICS, ...dlqs];
+  return [...EVENT_TOPICS, ...dlqs, ...RELAY_TOPICS];
 }
 
 /** Replication settings every topic gets (SPEC §10.1). */

@@ -1,0 +1,54 @@
+/**
+ * Every setting of the relay process, read from the environment once.
+ *
+ * @module
+ */
+import { envInt, envString, infraConfig } from "../kit/env.ts";
+
+export interface RelayConfig {
+  /** Identifies this instance in logs and health output. */
+  instanceId: string;
+  /** The durable logical replication slot (pgoutput) the relay reads. */
+  slotName: string;
+  publicationName: string;
+  /** Kafka transactional id: the same for every instance, so a new active fences the old. */
+  transactionalId: string;
+  kafkaBrokers: string[];
+  pg: { host: string; port: number; database: string; user: string; password: string };
+  /** Most events in one Kafka transaction. */
+  maxBatchEvents: number;
+  /** How long a batch may wait for more events before it is sent. */
+  lingerMs: number;
+  /** Decoded events held in memory before the WAL stream is paused. */
+  maxBufferedEvents: number;
+  /** How often an idle database gets a heartbeat row (keeps the slot moving). */
+  heartbeatMs: number;
+  /** How often a standby tries to take the slot. */
+  standbyPollMs: number;
+  /** HTTP port of /health and /metrics (0: no HTTP). */
+  httpPort: number;
+}
+
+export function loadRelayConfig(): RelayConfig {
+  const infra = infraConfig();
+  return {
+    instanceId: envString("RELAY_INSTANCE_ID", `relay-${Deno.pid}`),
+    slotName: envString("RELAY_SLOT", "outbox_relay"),
+    publicationName: envString("RELAY_PUBLICATION", "outbox_pub"),
+    transactionalId: envString("RELAY_TRANSACTIONAL_ID", "outbox-relay"),
+    kafkaBrokers: infra.kafkaBrokers,
+    pg: {
+      host: infra.pg.host,
+      port: infra.pg.port,
+      database: infra.pg.database,
+      user: "outbox_relay",
+      password: envString("RELAY_DB_PASSWORD"),
+    },
+    maxBatchEvents: envInt("RELAY_MAX_BATCH_EVENTS", 2_000, 1),
+    lingerMs: envInt("RELAY_LINGER_MS", 5, 0),
+    maxBufferedEvents: envInt("RELAY_MAX_BUFFERED_EVENTS", 50_000, 1),
+    heartbeatMs: envInt("RELAY_HEARTBEAT_MS", 10_000, 100),
+    standbyPollMs: envInt("RELAY_STANDBY_POLL_MS", 1_000, 50),
+    httpPort: envInt("RELAY_HTTP_PORT", 7070, 0, 65535),
+  };
+}

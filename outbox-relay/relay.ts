@@ -1,0 +1,452 @@
+/**
+ * The relay: WAL → Kafka, exactly once (issue #4).
+ *
+ * One instance at a time holds the replication slot (Postgres allows one
+ * reader per slot); the others wait in standby and take over when it is
+ * free. The holder then
+ *  1. initialises the Kafka transactional id — fencing any older instance,
+ *     whose unfinished transaction is aborted;
+ *  2. reads the last committed checkpoint (checkpoint.ts);
+ *  3. publishes batches of whole Postgres transactions, each batch in one
+ *     Kafka transaction together with the checkpoint it ends at, skipping
+ *     what the checkpoint already covers;
+ *  4. confirms a position to Postgres only after its Kafka commit.
+ * Any failure tears the session down and starts over from step 0 (crash-only:
+ * there is no state that a restart would not rebuild).
+ *
+ * @module
+ */
+import postgres from "postgres";
+import {
+  Admin,
+  createKafka,
+  type KafkaJs,
+  type OutgoingMessage,
+  ProducerFencedError,
+  RELAY_CHECKPOINT_TOPIC,
+  RELAY_DLQ_TOPIC,
+  type TopicBatch,
+  TransactionalProducer,
+} from "../kafka/mod.ts";
+import type { Logger } from "../kit/log.ts";
+import { CheckpointStore } from "./checkpoint.ts";
+import type { RelayConfig } from "./config.ts";
+import { formatLsn } from "./lsn.ts";
+import { toDeadLetter, toRecord } from "./messages.ts";
+import { RelayMetrics } from "./metrics.ts";
+import { WalReader, type WalTransaction } from "./wal_reader.ts";
+
+export type RelayState = "starting" | "standby" | "active" | "stopped";
+
+/** Raised when another relay holds the slot. */
+class SlotBusyError extends Error {
+  override name = "SlotBusyError";
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export class Relay {
+  readonly metrics = new RelayMetrics();
+  #cfg: RelayConfig;
+  #log: Logger;
+  #kafka: KafkaJs;
+  #state: RelayState = "starting";
+  #stopping = false;
+  #session: Session | null = null;
+  #lastError: string | null = null;
+
+  constructor(cfg: RelayConfig, log: Logger) {
+    this.#cfg = cfg;
+    this.#log = log;
+    this.#kafka = createKafka({ brokers: cfg.kafkaBrokers, clientId: cfg.instanceId, logLevel: "nothing" });
+  }
+
+  get state(): RelayState {
+    return this.#state;
+  }
+
+  /** What /health shows. */
+  health() {
+    const s = this.#session;
+    return {
+      instance: this.#cfg.instanceId,
+      state: this.#state,
+      slot: this.#cfg.slotName,
+      checkpoint: s?.checkpoint != null ? formatLsn(s.checkpoint) : null,
+      confirmed: s ? formatLsn(s.durableLsn) : null,
+      bufferedEvents: s?.queuedEvents ?? 0,
+      eventsPerSecond: Math.round(this.#rate * 10) / 10,
+      walBytesBehind: this.#walBehind,
+      oldestUnpublishedAgeSeconds: s?.oldestUnpublishedAge() ?? 0,
+      lastError: this.#lastError,
+    };
+  }
+
+  #rate = 0;
+  #walBehind: number | null = null;
+
+  /** Runs until stop(): standby → active → (failure) → standby … */
+  async run(): Promise<void> {
+    const rateTimer = setInterval(() => (this.#rate = this.metrics.sampleRate()), 1_000);
+    let failures = 0;
+    try {
+      while (!this.#stopping) {
+        const session = new Session(this.#cfg, this.#kafka, this.#log, this.metrics, (state) => {
+          this.#state = state;
+          this.metrics.active.set(state === "active" ? 1 : 0);
+        }, (behind) => (this.#walBehind = behind));
+        this.#session = session;
+        try {
+          await session.run(() => this.#stopping);
+          failures = 0;
+        } catch (err) {
+          if (err instanceof SlotBusyError) {
+            if (this.#state !== "standby") this.#log.info("slot held by another relay: standby", { slot: this.#cfg.slotName });
+            this.#state = "standby";
+            this.metrics.active.set(0);
+            await sleep(this.#cfg.standbyPollMs);
+            continue;
+          }
+          failures++;
+          this.#lastError = String((err as Error)?.message ?? err);
+          const level = err instanceof ProducerFencedError ? "warn" : "error";
+          this.#log[level]("relay session ended; starting over", { error: err as Error, failures });
+          this.#state = "starting";
+          this.metrics.active.set(0);
+          // Back off, but keep a standby-like cadence so a takeover stays fast.
+          await sleep(Math.min(200 * 2 ** Math.min(failures - 1, 4), 3_000));
+        } finally {
+          await session.close();
+        }
+      }
+    } finally {
+      clearInterval(rateTimer);
+      this.#state = "stopped";
+      this.metrics.active.set(0);
+    }
+  }
+
+  /** Stops after the Kafka transaction in flight, if any. */
+  stop(): void {
+    this.#stopping = true;
+    this.#session?.interrupt();
+  }
+}
+
+/** One hold of the slot, from acquisition to failure or stop. */
+class Session {
+  checkpoint: bigint | null = null;
+  /** Highest position whose events are all in Kafka: what Postgres may forget. */
+  durableLsn = 0n;
+  queuedEvents = 0;
+
+  #cfg: RelayConfig;
+  #kafka: KafkaJs;
+  #log: Logger;
+  #metrics: RelayMetrics;
+  #setState: (s: RelayState) => void;
+  #setWalBehind: (n: number | null) => void;
+  #sql: postgres.Sql;
+  #reader: WalReader;
+  #producer: TransactionalProducer;
+  #queue: WalTransaction[] = [];
+  #wake: (() => void) | null = null;
+  #drained: (() => void) | null = null;
+  #interrupted = false;
+  #inFlightSince: Date | null = null;
+  #knownTopics = new Set<string>();
+  #topicsFetchedAt = 0;
+  #publishedUntil: Date | null = null;
+  #progressSaved = { lsn: -1n };
+  #timers: ReturnType<typeof setInterval>[] = [];
+  /** True once the checkpoint is known and publishing may start. */
+  #ready = false;
+
+  constructor(
+    cfg: RelayConfig,
+    kafka: KafkaJs,
+    log: Logger,
+    metrics: RelayMetrics,
+    setState: (s: RelayState) => void,
+    setWalBehind: (n: number | null) => void,
+  ) {
+    this.#cfg = cfg;
+    this.#kafka = kafka;
+    this.#log = log;
+    this.#metrics = metrics;
+    this.#setState = setState;
+    this.#setWalBehind = setWalBehind;
+    this.#sql = postgres({
+      host: cfg.pg.host,
+      port: cfg.pg.port,
+      database: cfg.pg.database,
+      username: cfg.pg.user,
+      password: cfg.pg.password,
+      max: 2,
+      idle_timeout: 30,
+      onnotice: () => {},
+      connection: { application_name: `${cfg.instanceId}-sql` },
+    });
+    this.#reader = new WalReader({
+      ...cfg.pg,
+      slotName: cfg.slotName,
+      publicationName: cfg.publicationName,
+      applicationName: cfg.instanceId,
+    });
+    this.#producer = new TransactionalProducer(kafka, { transactionalId: cfg.transactionalId });
+  }
+
+  async run(stopping: () => boolean): Promise<void> {
+    await this.#ensureSlot();
+    const [{ active }] = await this.#sql<{ active: boolean }[]>`
+      select active from pg_replication_slots where slot_name = ${this.#cfg.slotName}`;
+    if (active) throw new SlotBusyError(`slot ${this.#cfg.slotName} is in use`);
+
+    let started!: () => void;
+    const start = new Promise<void>((r) => (started = r));
+    const reading = this.#reader.run((tx) => this.#offer(tx), () => started()).catch((err) => {
+      // 55006 object_in_use: "replication slot … is active for PID …"
+      if ((err as { code?: string }).code === "55006") throw new SlotBusyError(String(err.message));
+      throw err;
+    });
+    await Promise.race([start, reading]);
+    this.#startAcknowledging();
+
+    // We hold the slot. Fence older instances and learn where Kafka is.
+    this.#setState("active");
+    this.checkpoint = await new CheckpointStore(this.#kafka, this.#cfg.slotName).readLatest(this.#producer);
+    this.#log.info("relay active", {
+      slot: this.#cfg.slotName,
+      checkpoint: this.checkpoint === null ? null : formatLsn(this.checkpoint),
+    });
+    await this.#refreshTopics();
+    this.#startTimers();
+    this.#ready = true;
+
+    const publishing = this.#publishLoop(stopping);
+    await Promise.race([reading.then(() => {
+      if (!this.#interrupted) throw new Error("the replication stream ended");
+    }), publishing]);
+  }
+
+  interrupt(): void {
+    this.#interrupted = true;
+    this.#wake?.();
+  }
+
+  async close(): Promise<void> {
+    this.#interrupted = true;
+    for (const t of this.#timers) clearInterval(t);
+    this.#wake?.();
+    this.#drained?.();
+    await this.#reader.stop();
+    await this.#producer.disconnect();
+    await this.#sql.end({ timeout: 2 }).catch(() => {});
+  }
+
+  oldestUnpublishedAge(): number {
+    const first = this.#inFlightSince ?? this.#queue.find((t) => t.events.length > 0)?.events[0].createdAt;
+    return first ? Math.max(0, (Date.now() - first.getTime()) / 1000) : 0;
+  }
+
+  async #ensureSlot(): Promise<void> {
+    const slot = this.#cfg.slotName;
+    const found = await this.#sql`select 1 from pg_replication_slots where slot_name = ${slot}`;
+    if (found.length > 0) return;
+    try {
+      await this.#sql`select pg_create_logical_replication_slot(${slot}, 'pgoutput', false)`;
+      this.#log.info("created replication slot", { slot });
+    } catch (err) {
+      if ((err as { code?: string }).code !== "42710") throw err; // another relay just made it
+    }
+  }
+
+  /** Called by the WAL reader for each transaction; waits while the buffer is full. */
+  async #offer(tx: WalTransaction): Promise<void> {
+    while (this.queuedEvents >= this.#cfg.maxBufferedEvents && !this.#interrupted) {
+      await new Promise<void>((r) => (this.#drained = r));
+    }
+    if (tx.events.length === 0 && this.#ready && this.#queue.length === 0 && this.#inFlightSince === null) {
+      // A heartbeat with nothing before it waiting or in flight: its
+      // position is durable as it is.
+      if (tx.commitEndLsn > this.durableLsn) this.durableLsn = tx.commitEndLsn;
+      return;
+    }
+    this.#queue.push(tx);
+    this.queuedEvents += tx.events.length;
+    this.#wake?.();
+  }
+
+  async #publishLoop(stopping: () => boolean): Promise<void> {
+    while (!stopping() && !this.#interrupted) {
+      if (this.#queue.length === 0) {
+        await new Promise<void>((r) => {
+          this.#wake = r;
+          setTimeout(r, 500);
+        });
+        this.#wake = null;
+        continue;
+      }
+      if (this.#cfg.lingerMs > 0 && this.queuedEvents < this.#cfg.maxBatchEvents) {
+        await sleep(this.#cfg.lingerMs);
+      }
+      const batch = this.#takeBatch();
+      await this.#publish(batch);
+    }
+  }
+
+  #takeBatch(): WalTransaction[] {
+    const batch: WalTransaction[] = [];
+    let n = 0;
+    while (this.#queue.length > 0) {
+      const next = this.#queue[0];
+      if (batch.length > 0 && n + next.events.length > this.#cfg.maxBatchEvents) break;
+      batch.push(this.#queue.shift()!);
+      n += next.events.length;
+    }
+    this.queuedEvents -= n;
+    this.#drained?.();
+    this.#drained = null;
+    return batch;
+  }
+
+  async #publish(batch: WalTransaction[]): Promise<void> {
+    const last = batch[batch.length - 1].commitEndLsn;
+    const fresh = batch.filter((t) => this.checkpoint === null || t.commitEndLsn > this.checkpoint);
+    const skipped = batch.length - fresh.length;
+    if (skipped > 0) {
+      this.#metrics.skipped.inc(batch.slice(0, skipped).reduce((n, t) => n + t.events.length, 0));
+    }
+    const events = fresh.reduce((n, t) => n + t.events.length, 0);
+    if (events === 0) {
+      if (last > this.durableLsn) this.durableLsn = last;
+      return;
+    }
+    this.#inFlightSince = fresh.find((t) => t.events.length > 0)!.events[0].createdAt;
+
+    const byTopic = new Map<string, OutgoingMessage[]>();
+    const deadLetters: OutgoingMessage[] = [];
+    let newest = this.#publishedUntil;
+    for (const tx of fresh) {
+      for (const row of tx.events) {
+        let r = toRecord(row, tx.commitEndLsn, { knownTopics: this.#knownTopics });
+        if (!r.ok && r.reason === "unknown-topic" && await this.#refreshTopics()) {
+          r = toRecord(row, tx.commitEndLsn, { knownTopics: this.#knownTopics });
+        }
+        if (r.ok) {
+          const list = byTopic.get(r.topic) ?? [];
+          list.push(r.message);
+          byTopic.set(r.topic, list);
+        } else {
+          deadLetters.push(toDeadLetter(row, tx.commitEndLsn, r.reason, r.detail));
+          this.#log.warn("outbox row dead-lettered", {
+            eventId: row.eventId,
+            schema: row.schema,
+            reason: r.reason,
+            detail: r.detail,
+          });
+        }
+        if (newest === null || row.createdAt > newest) newest = row.createdAt;
+      }
+    }
+    const batches: TopicBatch[] = [...byTopic].map(([topic, messages]) => ({ topic, messages }));
+    if (deadLetters.length > 0) batches.push({ topic: RELAY_DLQ_TOPIC, messages: deadLetters });
+    const checkpoints = new CheckpointStore(this.#kafka, this.#cfg.slotName);
+    batches.push({ topic: RELAY_CHECKPOINT_TOPIC, messages: [checkpoints.record(last, this.#cfg.instanceId)] });
+
+    await this.#commitWithRetry(batches);
+
+    this.checkpoint = last;
+    this.durableLsn = last;
+    this.#publishedUntil = newest;
+    this.#inFlightSince = null;
+    const now = Date.now();
+    for (const tx of fresh) {
+      if (tx.events.length > 0) this.#metrics.publishLatency.observe((now - tx.commitTime.getTime()) / 1000);
+    }
+    this.#metrics.transactions.inc();
+    this.#metrics.notePublished(events - deadLetters.length);
+    for (const d of deadLetters) this.#metrics.deadLettered.inc({ reason: d.headers!["dlq-reason"] });
+  }
+
+  async #commitWithRetry(batches: TopicBatch[]): Promise<void> {
+    for (let attempt = 1;; attempt++) {
+      try {
+        await this.#producer.commit(batches);
+        return;
+      } catch (err) {
+        if (err instanceof ProducerFencedError || this.#interrupted) throw err;
+        this.#metrics.transactionRetries.inc();
+        if (attempt === 1 || attempt % 10 === 0) {
+          this.#log.warn("kafka transaction failed; sending the batch again", { attempt, error: err as Error });
+        }
+        // Broker outages are waited out; nothing is dropped (issue #4).
+        await sleep(Math.min(100 * 2 ** Math.min(attempt - 1, 6), 5_000));
+      }
+    }
+  }
+
+  async #refreshTopics(): Promise<boolean> {
+    if (Date.now() - this.#topicsFetchedAt < 10_000) return false;
+    this.#topicsFetchedAt = Date.now();
+    const admin = new Admin(this.#kafka);
+    await admin.connect();
+    try {
+      this.#knownTopics = new Set(await admin.listTopics());
+      return true;
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  /**
+   * Confirms the durable position every second from the moment the stream
+   * starts: it is also our answer to the server's keepalives, and a silent
+   * reader loses the slot after wal_sender_timeout (5 s, infra/postgres.sh).
+   * Confirming a position below the slot's current one changes nothing.
+   */
+  #startAcknowledging(): void {
+    this.#timers.push(setInterval(() => {
+      this.#reader.acknowledge(this.durableLsn).catch(() => {});
+      if (this.#ready) {
+        this.#saveProgress().catch((err) => this.#log.warn("saving progress failed", { error: err }));
+      }
+    }, 1_000));
+  }
+
+  #startTimers(): void {
+    this.#timers.push(setInterval(() => {
+      this.#sql`insert into relay.heartbeat default values`.catch((err) =>
+        this.#log.warn("heartbeat failed", { error: err })
+      );
+    }, this.#cfg.heartbeatMs));
+    this.#timers.push(setInterval(() => {
+      this.#sql<{ behind: string | null }[]>`
+        select pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::text as behind
+        from pg_replication_slots where slot_name = ${this.#cfg.slotName}`
+        .then(([r]) => {
+          const behind = r?.behind == null ? null : Number(r.behind);
+          this.#setWalBehind(behind);
+          if (behind !== null) this.#metrics.walBytesBehind.set(behind);
+          this.#metrics.oldestUnpublishedAge.set(this.oldestUnpublishedAge());
+        })
+        .catch(() => {});
+    }, 2_000));
+  }
+
+  /** Records the confirmed position for operators and the outbox cleanup job. */
+  async #saveProgress(): Promise<void> {
+    if (this.durableLsn === this.#progressSaved.lsn || this.durableLsn === 0n) return;
+    const lsn = this.durableLsn;
+    await this.#sql`
+      insert into relay.progress (slot_name, confirmed_lsn, published_until, updated_at)
+      values (${this.#cfg.slotName}, ${formatLsn(lsn)}, ${this.#publishedUntil}, now())
+      on conflict (slot_name) do update
+        set confirmed_lsn = excluded.confirmed_lsn,
+            published_until = coalesce(excluded.published_until, relay.progress.published_until),
+            updated_at = now()`;
+    this.#progressSaved.lsn = lsn;
+    // Old heartbeat rows are of no use once their position is confirmed.
+    await this.#sql`delete from relay.heartbeat where beat_at < now() - interval '10 minutes'`;
+  }
+}

@@ -1,0 +1,163 @@
+/**
+ * Reads outbox inserts from Postgres' write-ahead log through a durable
+ * (permanent) logical replication slot with the pgoutput plugin. Rows
+ * committed while no relay listened are delivered on the next start, from
+ * the slot's confirmed position on (NOTES.md: a temporary slot would lose them).
+ *
+ * The reader hands over whole Postgres transactions, in commit order, each
+ * with the WAL position its commit record ends at: the position the relay
+ * checkpoints and confirms.
+ *
+ * @module
+ */
+import { LogicalReplicationService, PgoutputPlugin } from "pg-logical-replication";
+import { formatLsn, parseLsn } from "./lsn.ts";
+
+/** An outbox row as decoded from the WAL. */
+export interface OutboxRow {
+  /** The service schema the row was written in (orders, inventory, …). */
+  schema: string;
+  eventId: string;
+  aggregateType: string;
+  aggregateId: string;
+  eventType: string;
+  topic: string;
+  key: string;
+  payload: unknown;
+  headers: unknown;
+  createdAt: Date;
+}
+
+/** One committed Postgres transaction, as far as the relay cares. */
+export interface WalTransaction {
+  /** End of the commit record: confirm this once the events are in Kafka. */
+  commitEndLsn: bigint;
+  commitTime: Date;
+  /** Outbox rows in insert order; empty for a heartbeat-only transaction. */
+  events: OutboxRow[];
+}
+
+export interface WalReaderOptions {
+  host: string;
+  port: number;
+  database: string;
+  user: string;
+  password: string;
+  slotName: string;
+  publicationName: string;
+  applicationName?: string;
+}
+
+/** The table heartbeats go to (db/migrations): part of the publication, never an event. */
+const HEARTBEAT_TABLE = { schema: "relay", name: "heartbeat" };
+
+type PgoutputMessage =
+  | { tag: "begin"; commitLsn: string | null; commitTime: bigint; xid: number }
+  | { tag: "commit"; commitEndLsn: string | null; commitTime: bigint }
+  | { tag: "insert"; relation: { schema: string; name: string }; new: Record<string, unknown> }
+  | { tag: string };
+
+export class WalReader {
+  #opts: WalReaderOptions;
+  #service: LogicalReplicationService | null = null;
+  #current: { events: OutboxRow[] } | null = null;
+
+  constructor(opts: WalReaderOptions) {
+    this.#opts = opts;
+  }
+
+  /**
+   * Streams transactions to `onTransaction` one at a time: the stream is
+   * paused while the callback runs, so a slow consumer applies backpressure
+   * instead of growing memory. Resolves when the stream ends; rejects on a
+   * replication error (e.g. the slot is in use by another relay).
+   */
+  async run(
+    onTransaction: (tx: WalTransaction) => Promise<void>,
+    onStart: () => void = () => {},
+  ): Promise<void> {
+    const service = new LogicalReplicationService(
+      {
+        host: this.#opts.host,
+        port: this.#opts.port,
+        database: this.#opts.database,
+        user: this.#opts.user,
+        password: this.#opts.password,
+        application_name: this.#opts.applicationName ?? "outbox-relay",
+      },
+      // Positions are confirmed only by acknowledge() below, never by the
+      // library: it would confirm what was received, not what is in Kafka.
+      { acknowledge: { auto: false, timeoutSeconds: 0 }, flowControl: { enabled: true } },
+    );
+    this.#service = service;
+    const failed = new Promise<never>((_, reject) => service.on("error", reject));
+    failed.catch(() => {}); // observed through the race below; never unhandled
+    service.on("start", onStart);
+    service.on("data", async (_lsn: string, msg: PgoutputMessage) => {
+      const tx = this.#decode(msg);
+      if (tx) await onTransaction(tx);
+    });
+    const plugin = new PgoutputPlugin({ protoVersion: 1, publicationNames: [this.#opts.publicationName] });
+    await Promise.race([service.subscribe(plugin, this.#opts.slotName), failed]);
+  }
+
+  #decode(msg: PgoutputMessage): WalTransaction | null {
+    switch (msg.tag) {
+      case "begin":
+        this.#current = { events: [] };
+        return null;
+      case "insert": {
+        const m = msg as Extract<PgoutputMessage, { tag: "insert" }>;
+        if (!this.#current) throw new Error("insert outside a transaction in the WAL stream");
+        if (m.relation.schema === HEARTBEAT_TABLE.schema && m.relation.name === HEARTBEAT_TABLE.name) {
+          return null;
+        }
+        this.#current.events.push(rowOf(m.relation.schema, m.new));
+        return null;
+      }
+      case "commit": {
+        const m = msg as Extract<PgoutputMessage, { tag: "commit" }>;
+        const events = this.#current?.events ?? [];
+        this.#current = null;
+        return {
+          commitEndLsn: parseLsn(m.commitEndLsn!),
+          // pgoutput times are microseconds since 2000-01-01.
+          commitTime: new Date(Number(m.commitTime / 1000n) + 946_684_800_000),
+          events,
+        };
+      }
+      default:
+        return null; // relation, type, origin messages: metadata only
+    }
+  }
+
+  /**
+   * Tells Postgres everything up to `lsn` is durable elsewhere: the slot may
+   * release that WAL and will not send those transactions again. Also the
+   * answer to the server's keepalive, so call it regularly.
+   */
+  async acknowledge(lsn: bigint): Promise<void> {
+    await this.#service?.acknowledge(formatLsn(lsn));
+  }
+
+  async stop(): Promise<void> {
+    const s = this.#service;
+    this.#service = null;
+    if (s) await s.destroy().catch(() => {});
+  }
+}
+
+function rowOf(schema: string, t: Record<string, unknown>): OutboxRow {
+  return {
+    schema,
+    eventId: String(t.event_id),
+    aggregateType: String(t.aggregate_type),
+    aggregateId: String(t.aggregate_id),
+    eventType: String(t.event_type),
+    topic: String(t.topic),
+    key: String(t.key),
+    payload: t.payload,
+    headers: t.headers,
+    createdAt: t.created_at instanceof Date ? t.created_at : new Date(String(t.created_at)),
+  };
+}
