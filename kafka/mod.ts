@@ -8,11 +8,13 @@ export { decodeHeaders, type IncomingMessage, type OutgoingMessage, valueText } 
 export {
   type Compression,
   IdempotentProducer,
+  isConcurrentTransactionsError,
   isFencingError,
   ProducerFencedError,
   type TopicBatch,
   TransactionalProducer,
   type TransactionOffsets,
+  TransactionRetriableError,
   type TransactionScope,
 } from "./producer.ts";
 export { Consumer, type ConsumerOptions, type MessageHandler } from "./consumer.ts";

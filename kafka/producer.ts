@@ -1,6 +1,6 @@
 /**
  * Producers with exactly-once settings (SPEC §10.1, §11.1.1): acks=all, one
- * request in flight, lz4. The transactional producer runs one transaction at
+ * request in flight (lz4 is applied by the brokers, see lz4.ts). The transactional producer runs one transaction at
  * a time (kafkajs #430/#1315) and, after any error, throws its kafkajs
  * producer away and makes a new one (Jepsen found reuse after errors of
  * unknown outcome can lose writes, NOTES.md).
@@ -39,7 +39,8 @@ export interface TransactionOffsets {
   topics: { topic: string; partitions: { partition: number; offset: string }[] }[];
 }
 
-export type Compression = "lz4" | "gzip" | "none";
+/** Client-side compression; topics compress with lz4 on the brokers (lz4.ts). */
+export type Compression = "gzip" | "none";
 
 /** What a transaction's body can do. */
 export interface TransactionScope {
@@ -48,7 +49,6 @@ export interface TransactionScope {
 }
 
 const CODECS = {
-  lz4: CompressionTypes.LZ4,
   gzip: CompressionTypes.GZIP,
   none: CompressionTypes.None,
 } as const;
@@ -75,7 +75,7 @@ export class IdempotentProducer {
 
   constructor(kafka: KafkaJs, opts: { compression?: Compression } = {}) {
     this.#producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-    this.#compression = opts.compression ?? "lz4";
+    this.#compression = opts.compression ?? "none";
   }
 
   connect(): Promise<void> {
@@ -101,6 +101,16 @@ export class ProducerFencedError extends Error {
   override name = "ProducerFencedError";
 }
 
+/** True when `err`, or an error it wraps, is a Kafka protocol error of one of `types`. */
+function hasKafkaErrorType(err: unknown, types: ReadonlySet<string>): boolean {
+  let e = err as { type?: string; cause?: unknown; originalError?: unknown } | undefined;
+  for (let depth = 0; e && depth < 5; depth++) {
+    if (e.type && types.has(e.type)) return true;
+    e = (e.originalError ?? e.cause) as typeof e;
+  }
+  return false;
+}
+
 const FENCED_TYPES = new Set([
   "INVALID_PRODUCER_EPOCH",
   "PRODUCER_FENCED",
@@ -109,12 +119,26 @@ const FENCED_TYPES = new Set([
 
 /** True for errors that mean a newer instance owns the transactional id. */
 export function isFencingError(err: unknown): boolean {
-  let e = err as { type?: string; cause?: unknown; originalError?: unknown } | undefined;
-  for (let depth = 0; e && depth < 5; depth++) {
-    if (e.type && FENCED_TYPES.has(e.type)) return true;
-    e = (e.originalError ?? e.cause) as typeof e;
-  }
-  return false;
+  return hasKafkaErrorType(err, FENCED_TYPES);
+}
+
+const CONCURRENT_TYPES = new Set(["CONCURRENT_TRANSACTIONS"]);
+
+/**
+ * The coordinator is still finishing the previous transaction (writing its
+ * markers) and refused to add partitions to the next one. Nothing was
+ * produced by the refused request: an outcome we know, unlike a timeout.
+ */
+export function isConcurrentTransactionsError(err: unknown): boolean {
+  return hasKafkaErrorType(err, CONCURRENT_TYPES);
+}
+
+/**
+ * A transaction that failed in a way whose outcome is known and that was
+ * cleanly aborted: send the same batch again soon, on the same producer.
+ */
+export class TransactionRetriableError extends Error {
+  override name = "TransactionRetriableError";
 }
 
 export interface TransactionalProducerOptions {
@@ -136,7 +160,7 @@ export class TransactionalProducer {
 
   constructor(kafka: KafkaJs, opts: TransactionalProducerOptions) {
     this.#kafka = kafka;
-    this.#opts = { compression: "lz4", transactionTimeoutMs: 30_000, ...opts };
+    this.#opts = { compression: "none", transactionTimeoutMs: 30_000, ...opts };
   }
 
   get transactionalId(): string {
@@ -195,10 +219,18 @@ export class TransactionalProducer {
         });
         await tx.commit();
       } catch (err) {
-        await tx.abort().catch(() => {});
+        const aborted = await tx.abort().then(() => true, () => false);
+        // CONCURRENT_TRANSACTIONS comes before any record of the refused
+        // request is sent, so after a clean abort the producer's sequence
+        // numbers still match the brokers' and it may be reused. Any other
+        // error may hide a request of unknown outcome: the producer goes.
+        if (aborted && isConcurrentTransactionsError(err)) {
+          throw new TransactionRetriableError("the previous transaction is still completing", { cause: err });
+        }
         throw err;
       }
     } catch (err) {
+      if (err instanceof TransactionRetriableError) throw err;
       await this.reset();
       if (isFencingError(err)) {
         throw new ProducerFencedError(

@@ -63,11 +63,15 @@ export function allTopics(): TopicSpec[] {
   return [...EVENT_TOPICS, ...dlqs, ...RELAY_TOPICS];
 }
 
-/** Replication settings every topic gets (SPEC §10.1). */
+/**
+ * Replication and storage settings every topic gets (SPEC §10.1): three
+ * replicas, two in sync for a write, no unclean leaders, lz4 on the brokers.
+ */
 export const REPLICATION = {
   replicationFactor: 3,
   config: {
     "min.insync.replicas": "2",
     "unclean.leader.election.enable": "false",
+    "compression.type": "lz4",
   },
 } as const;

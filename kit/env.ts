@@ -60,12 +60,19 @@ export interface InfraConfig {
   otlpEndpoint: string;
 }
 
+/** Where Postgres is, without any credential: what every database client needs. */
+export function pgAddress(): { host: string; port: number; database: string } {
+  return {
+    host: envString("PG_HOST", "127.0.0.1"),
+    port: envInt("PG_PORT", 55432, 1, 65535),
+    database: envString("PG_DATABASE", "shop"),
+  };
+}
+
 export function infraConfig(): InfraConfig {
   return {
     pg: {
-      host: envString("PG_HOST", "127.0.0.1"),
-      port: envInt("PG_PORT", 55432, 1, 65535),
-      database: envString("PG_DATABASE", "shop"),
+      ...pgAddress(),
       superuser: envString("PG_SUPERUSER", "postgres"),
       superuserPassword: envString("PG_SUPERUSER_PASSWORD"),
     },

@@ -22,13 +22,20 @@ export function createLogger(service: string, minLevel: Level = levelFromEnv()):
   const write = (level: Level, message: string, fields?: Record<string, unknown>) => {
     if (ORDER[level] < ORDER[minLevel]) return;
     const ctx = trace.getActiveSpan()?.spanContext();
-    const line: Record<string, unknown> = { time: new Date().toISOString(), level, service, message };
+    const line: Record<string, unknown> = {
+      time: new Date().toISOString(),
+      level,
+      service,
+      message,
+    };
     if (ctx && ctx.traceId !== "00000000000000000000000000000000") {
       line.trace_id = ctx.traceId;
       line.span_id = ctx.spanId;
     }
     if (fields) {
-      for (const [k, v] of Object.entries(fields)) line[k] = v instanceof Error ? errorFields(v) : v;
+      for (const [k, v] of Object.entries(fields)) {
+        line[k] = v instanceof Error ? errorFields(v) : v;
+      }
     }
     const text = JSON.stringify(line, (_k, v) => typeof v === "bigint" ? v.toString() : v);
     if (level === "error" || level === "warn") console.error(text);
@@ -43,7 +50,11 @@ export function createLogger(service: string, minLevel: Level = levelFromEnv()):
 }
 
 function errorFields(err: Error): Record<string, unknown> {
-  return { name: err.name, message: err.message, ...(err.cause ? { cause: String(err.cause) } : {}) };
+  return {
+    name: err.name,
+    message: err.message,
+    ...(err.cause ? { cause: String(err.cause) } : {}),
+  };
 }
 
 function levelFromEnv(): Level {

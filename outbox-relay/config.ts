@@ -31,11 +31,14 @@ export interface RelayConfig {
 
 export function loadRelayConfig(): RelayConfig {
   const infra = infraConfig();
+  const slotName = envString("RELAY_SLOT", "outbox_relay");
   return {
     instanceId: envString("RELAY_INSTANCE_ID", `relay-${Deno.pid}`),
-    slotName: envString("RELAY_SLOT", "outbox_relay"),
+    slotName,
     publicationName: envString("RELAY_PUBLICATION", "outbox_pub"),
-    transactionalId: envString("RELAY_TRANSACTIONAL_ID", "outbox-relay"),
+    // One transactional id per slot: relays of the same slot fence each
+    // other, relays of different slots (tests) never do.
+    transactionalId: envString("RELAY_TRANSACTIONAL_ID", `outbox-relay-${slotName}`),
     kafkaBrokers: infra.kafkaBrokers,
     pg: {
       host: infra.pg.host,

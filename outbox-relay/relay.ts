@@ -27,6 +27,7 @@ import {
   RELAY_DLQ_TOPIC,
   type TopicBatch,
   TransactionalProducer,
+  TransactionRetriableError,
 } from "../kafka/mod.ts";
 import type { Logger } from "../kit/log.ts";
 import { CheckpointStore } from "./checkpoint.ts";
@@ -377,7 +378,13 @@ class Session {
       } catch (err) {
         if (err instanceof ProducerFencedError || this.#interrupted) throw err;
         this.#metrics.transactionRetries.inc();
-        if (attempt === 1 || attempt % 10 === 0) {
+        if (err instanceof TransactionRetriableError) {
+          // The previous commit's markers are still being written: a normal,
+          // brief state (the Java client retries it every 20 ms too).
+          await sleep(20);
+          continue;
+        }
+        if (attempt <= 3 || attempt % 10 === 0) {
           this.#log.warn("kafka transaction failed; sending the batch again", { attempt, error: err as Error });
         }
         // Broker outages are waited out; nothing is dropped (issue #4).

@@ -121,8 +121,8 @@ export class WalReader {
         this.#current = null;
         return {
           commitEndLsn: parseLsn(m.commitEndLsn!),
-          // pgoutput times are microseconds since 2000-01-01.
-          commitTime: new Date(Number(m.commitTime / 1000n) + 946_684_800_000),
+          // The library already shifts pgoutput's 2000-01-01 epoch: µs since 1970.
+          commitTime: new Date(Number(m.commitTime / 1000n)),
           events,
         };
       }

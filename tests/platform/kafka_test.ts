@@ -17,7 +17,7 @@ import {
 import { dev, sleep, uniqueName } from "../support/dev.ts";
 import { Collector, testKafka } from "../support/kafka.ts";
 
-Deno.test("topics exist as SPEC §3.2 says: partitions, RF 3, min ISR 2, retention, -dlq twins", async () => {
+Deno.test("topics exist as SPEC §3.2 says: partitions, RF 3, min ISR 2, lz4, retention, -dlq twins", async () => {
   const admin = new Admin(testKafka());
   await admin.connect();
   try {
@@ -30,6 +30,7 @@ Deno.test("topics exist as SPEC §3.2 says: partitions, RF 3, min ISR 2, retenti
       const config = await admin.topicConfig(spec.name);
       assert.equal(config["min.insync.replicas"], "2", `${spec.name} min.insync.replicas`);
       assert.equal(config["unclean.leader.election.enable"], "false");
+      assert.equal(config["compression.type"], "lz4", `${spec.name} compression`);
       assert.equal(config["retention.ms"], String(spec.retentionMs), `${spec.name} retention`);
     }
     assert.deepEqual(
