@@ -9,6 +9,7 @@
 import postgres from "postgres";
 import { infraConfig, pgAddress } from "../kit/env.ts";
 import { type DbRole, rolePassword } from "./roles.ts";
+import { installPostgresSocketGuard } from "./socket_guard.ts";
 
 /** A postgres.js connection pool. */
 export type Sql = postgres.Sql;
@@ -33,6 +34,7 @@ function open(
   address: { host: string; port: number; database: string },
   opts: ConnectOptions,
 ): Sql {
+  installPostgresSocketGuard();
   return postgres({
     host: address.host,
     port: address.port,

@@ -22,7 +22,9 @@ function lz4Codec() {
   return () => ({
     compress(): Promise<Buffer> {
       return Promise.reject(
-        new Error("LZ4 is applied by the brokers (compression.type=lz4); producers send uncompressed"),
+        new Error(
+          "LZ4 is applied by the brokers (compression.type=lz4); producers send uncompressed",
+        ),
       );
     },
     decompress(buffer: Buffer): Promise<Buffer> {

@@ -225,7 +225,9 @@ export class TransactionalProducer {
         // numbers still match the brokers' and it may be reused. Any other
         // error may hide a request of unknown outcome: the producer goes.
         if (aborted && isConcurrentTransactionsError(err)) {
-          throw new TransactionRetriableError("the previous transaction is still completing", { cause: err });
+          throw new TransactionRetriableError("the previous transaction is still completing", {
+            cause: err,
+          });
         }
         throw err;
       }

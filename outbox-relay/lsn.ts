@@ -13,7 +13,9 @@ export function parseLsn(lsn: string): bigint {
 
 /** Formats a bigint position as `X/Y`. */
 export function formatLsn(lsn: bigint): string {
-  return `${(lsn >> 32n).toString(16).toUpperCase()}/${(lsn & 0xffffffffn).toString(16).toUpperCase()}`;
+  return `${(lsn >> 32n).toString(16).toUpperCase()}/${
+    (lsn & 0xffffffffn).toString(16).toUpperCase()
+  }`;
 }
 
 export const ZERO_LSN = 0n;

@@ -13,7 +13,10 @@ const log = createLogger("outbox-relay");
 const relay = new Relay(cfg, log);
 
 const server = cfg.httpPort > 0
-  ? Deno.serve({ hostname: "127.0.0.1", port: cfg.httpPort, onListen: () => {} }, relayHttp(relay).fetch)
+  ? Deno.serve(
+    { hostname: "127.0.0.1", port: cfg.httpPort, onListen: () => {} },
+    relayHttp(relay).fetch,
+  )
   : null;
 
 for (const signal of ["SIGTERM", "SIGINT"] as const) {
@@ -23,7 +26,11 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
   });
 }
 
-log.info("relay starting", { instance: cfg.instanceId, slot: cfg.slotName, httpPort: cfg.httpPort });
+log.info("relay starting", {
+  instance: cfg.instanceId,
+  slot: cfg.slotName,
+  httpPort: cfg.httpPort,
+});
 await relay.run();
 await server?.shutdown();
 log.info("relay stopped");

@@ -30,12 +30,22 @@ export interface EnvelopeOptions {
 /** Builds the Kafka record for a row, or says why the row is poison. */
 export function toRecord(row: OutboxRow, lsn: bigint, opts: EnvelopeOptions): RecordOrPoison {
   if (!opts.knownTopics.has(row.topic)) {
-    return { ok: false, reason: "unknown-topic", detail: `topic ${JSON.stringify(row.topic)} does not exist` };
+    return {
+      ok: false,
+      reason: "unknown-topic",
+      detail: `topic ${JSON.stringify(row.topic)} does not exist`,
+    };
   }
-  if (row.key === "") return { ok: false, reason: "empty-key", detail: "the partition key is empty" };
+  if (row.key === "") {
+    return { ok: false, reason: "empty-key", detail: "the partition key is empty" };
+  }
   const headers = stringMap(row.headers);
   if (headers === null) {
-    return { ok: false, reason: "bad-headers", detail: "headers must be an object of string values" };
+    return {
+      ok: false,
+      reason: "bad-headers",
+      detail: "headers must be an object of string values",
+    };
   }
   if (row.payload === null || row.payload === undefined) {
     return { ok: false, reason: "bad-payload", detail: "payload is null" };
@@ -51,7 +61,11 @@ export function toRecord(row: OutboxRow, lsn: bigint, opts: EnvelopeOptions): Re
   const size = new TextEncoder().encode(value).length;
   const max = opts.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
   if (size > max) {
-    return { ok: false, reason: "too-large", detail: `record is ${size} bytes, the limit is ${max}` };
+    return {
+      ok: false,
+      reason: "too-large",
+      detail: `record is ${size} bytes, the limit is ${max}`,
+    };
   }
   return {
     ok: true,
@@ -73,7 +87,12 @@ export function toRecord(row: OutboxRow, lsn: bigint, opts: EnvelopeOptions): Re
 }
 
 /** The dead letter for a poison row: the reason, and the row without an oversized payload. */
-export function toDeadLetter(row: OutboxRow, lsn: bigint, reason: string, detail: string): OutgoingMessage {
+export function toDeadLetter(
+  row: OutboxRow,
+  lsn: bigint,
+  reason: string,
+  detail: string,
+): OutgoingMessage {
   const payloadText = JSON.stringify(row.payload) ?? "null";
   return {
     key: row.eventId,

@@ -32,7 +32,10 @@ Deno.test("toRecord() keys by the row's key and carries event id, type, trace an
   });
   assert.equal(r.message.headers?.["event-id"], "0b6f1c2e-3c4d-4e5f-8a9b-0c1d2e3f4a5b");
   assert.equal(r.message.headers?.["event-type"], "OrderPlaced");
-  assert.equal(r.message.headers?.traceparent, "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+  assert.equal(
+    r.message.headers?.traceparent,
+    "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+  );
   assert.equal(r.message.headers?.["source-lsn"], "10/20");
 });
 

@@ -16,7 +16,7 @@
  *
  * @module
  */
-import postgres from "postgres";
+import { connectService, type Sql } from "../db/mod.ts";
 import {
   Admin,
   createKafka,
@@ -59,7 +59,11 @@ export class Relay {
   constructor(cfg: RelayConfig, log: Logger) {
     this.#cfg = cfg;
     this.#log = log;
-    this.#kafka = createKafka({ brokers: cfg.kafkaBrokers, clientId: cfg.instanceId, logLevel: "nothing" });
+    this.#kafka = createKafka({
+      brokers: cfg.kafkaBrokers,
+      clientId: cfg.instanceId,
+      logLevel: "nothing",
+    });
   }
 
   get state(): RelayState {
@@ -102,7 +106,9 @@ export class Relay {
           failures = 0;
         } catch (err) {
           if (err instanceof SlotBusyError) {
-            if (this.#state !== "standby") this.#log.info("slot held by another relay: standby", { slot: this.#cfg.slotName });
+            if (this.#state !== "standby") {
+              this.#log.info("slot held by another relay: standby", { slot: this.#cfg.slotName });
+            }
             this.#state = "standby";
             this.metrics.active.set(0);
             await sleep(this.#cfg.standbyPollMs);
@@ -147,7 +153,7 @@ class Session {
   #metrics: RelayMetrics;
   #setState: (s: RelayState) => void;
   #setWalBehind: (n: number | null) => void;
-  #sql: postgres.Sql;
+  #sql: Sql;
   #reader: WalReader;
   #producer: TransactionalProducer;
   #queue: WalTransaction[] = [];
@@ -177,16 +183,9 @@ class Session {
     this.#metrics = metrics;
     this.#setState = setState;
     this.#setWalBehind = setWalBehind;
-    this.#sql = postgres({
-      host: cfg.pg.host,
-      port: cfg.pg.port,
-      database: cfg.pg.database,
-      username: cfg.pg.user,
-      password: cfg.pg.password,
+    this.#sql = connectService("outbox_relay", {
       max: 2,
-      idle_timeout: 30,
-      onnotice: () => {},
-      connection: { application_name: `${cfg.instanceId}-sql` },
+      applicationName: `${cfg.instanceId}-sql`,
     });
     this.#reader = new WalReader({
       ...cfg.pg,
@@ -205,7 +204,11 @@ class Session {
 
     let started!: () => void;
     const start = new Promise<void>((r) => (started = r));
-    const reading = this.#reader.run((tx) => this.#offer(tx), () => started()).catch((err) => {
+    const reading = this.#reader.run(
+      (tx) => this.#offer(tx),
+      () => started(),
+      (idleAt, replyNow) => this.#onKeepalive(idleAt, replyNow),
+    ).catch((err) => {
       // 55006 object_in_use: "replication slot … is active for PID …"
       if ((err as { code?: string }).code === "55006") throw new SlotBusyError(String(err.message));
       throw err;
@@ -215,7 +218,9 @@ class Session {
 
     // We hold the slot. Fence older instances and learn where Kafka is.
     this.#setState("active");
-    this.checkpoint = await new CheckpointStore(this.#kafka, this.#cfg.slotName).readLatest(this.#producer);
+    this.checkpoint = await new CheckpointStore(this.#kafka, this.#cfg.slotName).readLatest(
+      this.#producer,
+    );
     this.#log.info("relay active", {
       slot: this.#cfg.slotName,
       checkpoint: this.checkpoint === null ? null : formatLsn(this.checkpoint),
@@ -225,9 +230,12 @@ class Session {
     this.#ready = true;
 
     const publishing = this.#publishLoop(stopping);
-    await Promise.race([reading.then(() => {
-      if (!this.#interrupted) throw new Error("the replication stream ended");
-    }), publishing]);
+    await Promise.race([
+      reading.then(() => {
+        if (!this.#interrupted) throw new Error("the replication stream ended");
+      }),
+      publishing,
+    ]);
   }
 
   interrupt(): void {
@@ -246,7 +254,8 @@ class Session {
   }
 
   oldestUnpublishedAge(): number {
-    const first = this.#inFlightSince ?? this.#queue.find((t) => t.events.length > 0)?.events[0].createdAt;
+    const first = this.#inFlightSince ??
+      this.#queue.find((t) => t.events.length > 0)?.events[0].createdAt;
     return first ? Math.max(0, (Date.now() - first.getTime()) / 1000) : 0;
   }
 
@@ -267,7 +276,10 @@ class Session {
     while (this.queuedEvents >= this.#cfg.maxBufferedEvents && !this.#interrupted) {
       await new Promise<void>((r) => (this.#drained = r));
     }
-    if (tx.events.length === 0 && this.#ready && this.#queue.length === 0 && this.#inFlightSince === null) {
+    if (
+      tx.events.length === 0 && this.#ready && this.#queue.length === 0 &&
+      this.#inFlightSince === null
+    ) {
       // A heartbeat with nothing before it waiting or in flight: its
       // position is durable as it is.
       if (tx.commitEndLsn > this.durableLsn) this.durableLsn = tx.commitEndLsn;
@@ -276,6 +288,16 @@ class Session {
     this.#queue.push(tx);
     this.queuedEvents += tx.events.length;
     this.#wake?.();
+  }
+
+  /** See WalReader: a keepalive position is durable when nothing is pending here. */
+  #onKeepalive(idleAt: bigint | null, replyNow: boolean): void {
+    if (
+      idleAt !== null && this.#ready && this.#queue.length === 0 && this.#inFlightSince === null
+    ) {
+      if (idleAt > this.durableLsn) this.durableLsn = idleAt;
+    }
+    if (replyNow) this.#reader.acknowledge(this.durableLsn).catch(() => {});
   }
 
   async #publishLoop(stopping: () => boolean): Promise<void> {
@@ -353,7 +375,10 @@ class Session {
     const batches: TopicBatch[] = [...byTopic].map(([topic, messages]) => ({ topic, messages }));
     if (deadLetters.length > 0) batches.push({ topic: RELAY_DLQ_TOPIC, messages: deadLetters });
     const checkpoints = new CheckpointStore(this.#kafka, this.#cfg.slotName);
-    batches.push({ topic: RELAY_CHECKPOINT_TOPIC, messages: [checkpoints.record(last, this.#cfg.instanceId)] });
+    batches.push({
+      topic: RELAY_CHECKPOINT_TOPIC,
+      messages: [checkpoints.record(last, this.#cfg.instanceId)],
+    });
 
     await this.#commitWithRetry(batches);
 
@@ -363,11 +388,15 @@ class Session {
     this.#inFlightSince = null;
     const now = Date.now();
     for (const tx of fresh) {
-      if (tx.events.length > 0) this.#metrics.publishLatency.observe((now - tx.commitTime.getTime()) / 1000);
+      if (tx.events.length > 0) {
+        this.#metrics.publishLatency.observe((now - tx.commitTime.getTime()) / 1000);
+      }
     }
     this.#metrics.transactions.inc();
     this.#metrics.notePublished(events - deadLetters.length);
-    for (const d of deadLetters) this.#metrics.deadLettered.inc({ reason: d.headers!["dlq-reason"] });
+    for (const d of deadLetters) {
+      this.#metrics.deadLettered.inc({ reason: d.headers!["dlq-reason"] });
+    }
   }
 
   async #commitWithRetry(batches: TopicBatch[]): Promise<void> {
@@ -385,7 +414,10 @@ class Session {
           continue;
         }
         if (attempt <= 3 || attempt % 10 === 0) {
-          this.#log.warn("kafka transaction failed; sending the batch again", { attempt, error: err as Error });
+          this.#log.warn("kafka transaction failed; sending the batch again", {
+            attempt,
+            error: err as Error,
+          });
         }
         // Broker outages are waited out; nothing is dropped (issue #4).
         await sleep(Math.min(100 * 2 ** Math.min(attempt - 1, 6), 5_000));
@@ -416,7 +448,9 @@ class Session {
     this.#timers.push(setInterval(() => {
       this.#reader.acknowledge(this.durableLsn).catch(() => {});
       if (this.#ready) {
-        this.#saveProgress().catch((err) => this.#log.warn("saving progress failed", { error: err }));
+        this.#saveProgress().catch((err) =>
+          this.#log.warn("saving progress failed", { error: err })
+        );
       }
     }, 1_000));
   }

@@ -75,6 +75,7 @@ export class WalReader {
   async run(
     onTransaction: (tx: WalTransaction) => Promise<void>,
     onStart: () => void = () => {},
+    onKeepalive: (idleAt: bigint | null, replyNow: boolean) => void = () => {},
   ): Promise<void> {
     const service = new LogicalReplicationService(
       {
@@ -93,11 +94,26 @@ export class WalReader {
     const failed = new Promise<never>((_, reject) => service.on("error", reject));
     failed.catch(() => {}); // observed through the race below; never unhandled
     service.on("start", onStart);
+    // A keepalive carries the position the server has decoded and sent up
+    // to. When every message before it has been handed over (the library's
+    // flow-control queue is empty), nothing before that position is still
+    // on its way to us: the relay may confirm it once its own queue is empty
+    // too. Without this an idle slot would never move past non-outbox WAL,
+    // and a Postgres shutdown would wait for us forever (it waits until the
+    // reader has confirmed everything sent).
+    service.on("heartbeat", (lsn: string, _ts: number, shouldRespond: boolean) => {
+      const internals = service as unknown as { _messageQueue?: unknown[]; _processing?: boolean };
+      const idle = (internals._messageQueue?.length ?? 0) === 0 && !internals._processing;
+      onKeepalive(idle ? parseLsn(lsn) : null, shouldRespond);
+    });
     service.on("data", async (_lsn: string, msg: PgoutputMessage) => {
       const tx = this.#decode(msg);
       if (tx) await onTransaction(tx);
     });
-    const plugin = new PgoutputPlugin({ protoVersion: 1, publicationNames: [this.#opts.publicationName] });
+    const plugin = new PgoutputPlugin({
+      protoVersion: 1,
+      publicationNames: [this.#opts.publicationName],
+    });
     await Promise.race([service.subscribe(plugin, this.#opts.slotName), failed]);
   }
 
@@ -109,7 +125,9 @@ export class WalReader {
       case "insert": {
         const m = msg as Extract<PgoutputMessage, { tag: "insert" }>;
         if (!this.#current) throw new Error("insert outside a transaction in the WAL stream");
-        if (m.relation.schema === HEARTBEAT_TABLE.schema && m.relation.name === HEARTBEAT_TABLE.name) {
+        if (
+          m.relation.schema === HEARTBEAT_TABLE.schema && m.relation.name === HEARTBEAT_TABLE.name
+        ) {
           return null;
         }
         this.#current.events.push(rowOf(m.relation.schema, m.new));
@@ -137,7 +155,10 @@ export class WalReader {
    * answer to the server's keepalive, so call it regularly.
    */
   async acknowledge(lsn: bigint): Promise<void> {
-    await this.#service?.acknowledge(formatLsn(lsn));
+    // The library reports `lsn + 1`; we report exactly `lsn`. It matters at
+    // shutdown: Postgres waits until the reported position EQUALS what it
+    // sent, so one past it would never do.
+    if (lsn > 0n) await this.#service?.acknowledge(formatLsn(lsn - 1n));
   }
 
   async stop(): Promise<void> {

@@ -5,12 +5,18 @@
  */
 import assert from "node:assert/strict";
 import { dev, sleep } from "../support/dev.ts";
-import { assertExactlyOnceInOrder, RelayProcess, TestOutbox, writeEvents } from "../support/relay.ts";
+import {
+  assertExactlyOnceInOrder,
+  RelayProcess,
+  TestOutbox,
+  writeEvents,
+} from "../support/relay.ts";
 
 const chaos = { sanitizeOps: false, sanitizeResources: false };
 
 Deno.test({
-  name: "20,000 events from concurrent writers, relay SIGKILLed 10+ times: each exactly once, in key order",
+  name:
+    "20,000 events from concurrent writers, relay SIGKILLed 10+ times: each exactly once, in key order",
   ...chaos,
   fn: async () => {
     const outbox = await new TestOutbox().create();
@@ -18,7 +24,9 @@ Deno.test({
     let kills = 0;
     let writing = true;
     try {
-      const writers = writeEvents(outbox, { total: 20_000, writers: 6, paceMs: 5 }).finally(() => (writing = false));
+      const writers = writeEvents(outbox, { total: 20_000, writers: 6, paceMs: 25 }).finally(
+        () => (writing = false),
+      );
       while (writing || kills < 10) {
         await sleep(300 + Math.random() * 1_500);
         await relay.kill();
@@ -45,8 +53,8 @@ Deno.test({
     const relay = new RelayProcess(outbox, "relay-broker").start();
     const victim = String(1 + Math.floor(Math.random() * 3));
     try {
-      const writers = writeEvents(outbox, { total: 6_000, writers: 4, paceMs: 10 });
-      await sleep(3_000);
+      const writers = writeEvents(outbox, { total: 6_000, writers: 4, paceMs: 40 });
+      await sleep(2_000);
       await dev("kafka", "kill", victim);
       await sleep(5_000);
       await dev("kafka", "start", victim);
@@ -67,8 +75,8 @@ Deno.test({
     const outbox = await new TestOutbox().create();
     const relay = new RelayProcess(outbox, "relay-pg").start();
     try {
-      const writers = writeEvents(outbox, { total: 6_000, writers: 4, paceMs: 10 });
-      await sleep(3_000);
+      const writers = writeEvents(outbox, { total: 6_000, writers: 4, paceMs: 40 });
+      await sleep(2_000);
       await dev("postgres", "restart");
       await writers;
       assert.equal(await assertExactlyOnceInOrder(outbox), 6_000);

@@ -6,7 +6,7 @@
  * @module
  */
 import postgres from "postgres";
-import { infraConfig } from "../../kit/env.ts";
+import { connectAdmin } from "../../db/mod.ts";
 import { Admin } from "../../kafka/mod.ts";
 import { ensureRelaySlot } from "../../db/migrate.ts";
 import { testKafka } from "./kafka.ts";
@@ -15,16 +15,7 @@ import { eventually, sleep, uniqueName } from "./dev.ts";
 const ROOT = new URL("../../", import.meta.url).pathname;
 
 export function adminSql(max = 10) {
-  const { pg } = infraConfig();
-  return postgres({
-    host: pg.host,
-    port: pg.port,
-    database: pg.database,
-    username: pg.superuser,
-    password: pg.superuserPassword,
-    max,
-    onnotice: () => {},
-  });
+  return connectAdmin({ max });
 }
 
 /**
@@ -74,7 +65,9 @@ export class TestOutbox {
           insert into ${tx(this.schema)}.outbox
             (event_id, aggregate_type, aggregate_id, event_type, topic, key, payload, headers)
           values (${ids[i]}, 'test', ${r.key}, 'TestEvent', ${r.topic ?? this.topic}, ${r.key},
-                  ${tx.json(r.payload as postgres.JSONValue)}, ${tx.json((r.headers ?? {}) as postgres.JSONValue)})`;
+                  ${tx.json(r.payload as postgres.JSONValue)}, ${
+          tx.json((r.headers ?? {}) as postgres.JSONValue)
+        })`;
       }
     });
     return ids;
@@ -82,7 +75,9 @@ export class TestOutbox {
 
   /** Every event id the table holds: the truth a consumer must match. */
   async storedIds(): Promise<Set<string>> {
-    const rows = await this.sql<{ event_id: string }[]>`select event_id from ${this.sql(this.schema)}.outbox`;
+    const rows = await this.sql<{ event_id: string }[]>`select event_id from ${
+      this.sql(this.schema)
+    }.outbox`;
     return new Set(rows.map((r) => r.event_id));
   }
 
@@ -95,7 +90,8 @@ export class TestOutbox {
   /** Drops everything made for the test; relays must be stopped first. */
   async drop(): Promise<void> {
     await eventually("slot to be released", async () => {
-      const rows = await this.sql`select active from pg_replication_slots where slot_name = ${this.slot}`;
+      const rows = await this
+        .sql`select active from pg_replication_slots where slot_name = ${this.slot}`;
       return rows.length === 0 || !rows[0].active ? true : undefined;
     }, 20_000).catch(() => {});
     await this.sql`select pg_drop_replication_slot(slot_name) from pg_replication_slots
@@ -176,14 +172,19 @@ export class RelayProcess {
     try {
       this.#child.kill("SIGTERM");
     } catch { /* already gone */ }
-    const done = await Promise.race([this.#child.status.then(() => true), sleep(10_000).then(() => false)]);
+    const done = await Promise.race([
+      this.#child.status.then(() => true),
+      sleep(10_000).then(() => false),
+    ]);
     if (!done) await this.kill();
     this.#child = null;
   }
 
   async health(): Promise<{ state: string; checkpoint: string | null } | undefined> {
     try {
-      const res = await fetch(`http://127.0.0.1:${this.port}/health`, { signal: AbortSignal.timeout(1_000) });
+      const res = await fetch(`http://127.0.0.1:${this.port}/health`, {
+        signal: AbortSignal.timeout(1_000),
+      });
       return await res.json();
     } catch {
       return undefined;
@@ -191,10 +192,15 @@ export class RelayProcess {
   }
 
   async waitState(state: string, timeoutMs = 30_000): Promise<void> {
-    await eventually(`${this.name} to be ${state}`, async () => {
-      const h = await this.health();
-      return h?.state === state ? true : undefined;
-    }, timeoutMs, 100);
+    await eventually(
+      `${this.name} to be ${state}`,
+      async () => {
+        const h = await this.health();
+        return h?.state === state ? true : undefined;
+      },
+      timeoutMs,
+      100,
+    );
   }
 
   logs(): string {
@@ -210,7 +216,13 @@ export class RelayProcess {
  */
 export async function writeEvents(
   outbox: TestOutbox,
-  opts: { total: number; writers: number; keysPerWriter?: number; maxRows?: number; paceMs?: number },
+  opts: {
+    total: number;
+    writers: number;
+    keysPerWriter?: number;
+    maxRows?: number;
+    paceMs?: number;
+  },
 ): Promise<void> {
   const keysPerWriter = opts.keysPerWriter ?? 8;
   const maxRows = opts.maxRows ?? 20;
@@ -270,34 +282,52 @@ async function insertWithIds(
  * there, then checks the log: each stored event exactly once, nothing else,
  * and per key the writer's sequence in order.
  */
-export async function assertExactlyOnceInOrder(outbox: TestOutbox, timeoutMs = 120_000): Promise<number> {
+export async function assertExactlyOnceInOrder(
+  outbox: TestOutbox,
+  timeoutMs = 120_000,
+): Promise<number> {
   const { Collector } = await import("./kafka.ts");
   const { valueText } = await import("../../kafka/mod.ts");
   const stored = await outbox.storedIds();
   const collector = await new Collector(testKafka("relay-tests-check"), [outbox.topic]).start();
   try {
-    const distinct = () => new Map(collector.messages.map((m) => [`${m.partition}@${m.offset}`, m]));
-    await collector.until(`${stored.size} events in Kafka`, () => distinct().size >= stored.size, timeoutMs)
+    const distinct = () =>
+      new Map(collector.messages.map((m) => [`${m.partition}@${m.offset}`, m]));
+    await collector.until(
+      `${stored.size} events in Kafka`,
+      () => distinct().size >= stored.size,
+      timeoutMs,
+    )
       .catch((err) => {
-        throw new Error(`only ${distinct().size} of ${stored.size} events reached Kafka`, { cause: err });
+        throw new Error(`only ${distinct().size} of ${stored.size} events reached Kafka`, {
+          cause: err,
+        });
       });
     await sleep(1_500); // a duplicate published late would show up now
     const log = [...distinct().values()].sort((a, b) =>
       a.partition - b.partition || Number(BigInt(a.offset) - BigInt(b.offset))
     );
     const seen = new Map<string, number>();
-    for (const m of log) seen.set(m.headers["event-id"], (seen.get(m.headers["event-id"]) ?? 0) + 1);
+    for (const m of log) {
+      seen.set(m.headers["event-id"], (seen.get(m.headers["event-id"]) ?? 0) + 1);
+    }
     const twice = [...seen].filter(([, n]) => n > 1);
-    if (twice.length > 0) throw new Error(`${twice.length} events published more than once, e.g. ${twice[0][0]}`);
+    if (twice.length > 0) {
+      throw new Error(`${twice.length} events published more than once, e.g. ${twice[0][0]}`);
+    }
     const missing = [...stored].filter((id) => !seen.has(id));
-    if (missing.length > 0) throw new Error(`${missing.length} stored events never published, e.g. ${missing[0]}`);
+    if (missing.length > 0) {
+      throw new Error(`${missing.length} stored events never published, e.g. ${missing[0]}`);
+    }
     const extra = [...seen.keys()].filter((id) => !stored.has(id));
     if (extra.length > 0) throw new Error(`${extra.length} published events that are not stored`);
     const lastSeq = new Map<string, number>();
     for (const m of log) {
       const { key, seq } = JSON.parse(valueText(m)!).payload as { key: string; seq: number };
       const prev = lastSeq.get(key) ?? 0;
-      if (seq !== prev + 1) throw new Error(`key ${key}: seq ${seq} after ${prev} (partition ${m.partition})`);
+      if (seq !== prev + 1) {
+        throw new Error(`key ${key}: seq ${seq} after ${prev} (partition ${m.partition})`);
+      }
       lastSeq.set(key, seq);
     }
     return log.length;
