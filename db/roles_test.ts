@@ -83,7 +83,7 @@ Deno.test("order_service cannot drop the tables migrations made", async () => {
   await assertDenied("order_service", "drop table orders.outbox");
 });
 
-Deno.test("outbox_relay reads every outbox but writes none, and owns relay", async () => {
+Deno.test("outbox_relay reads every outbox, may only delete from it (retention), and owns relay", async () => {
   await asRole("outbox_relay", async (tx) => {
     for (const schema of SERVICE_SCHEMAS) {
       await tx`select count(*) from ${tx(`${schema}.outbox`)}`;
@@ -99,7 +99,10 @@ Deno.test("outbox_relay reads every outbox but writes none, and owns relay", asy
     `insert into orders.outbox (event_id, aggregate_type, aggregate_id, event_type, topic, key,
        payload) values (gen_random_uuid(), 'a', 'b', 'c', 'order-events', 'k', '{}')`,
   );
-  await assertDenied("outbox_relay", "delete from points.outbox");
+  await assertDenied(
+    "outbox_relay",
+    "update points.outbox set payload = '{}' where event_id = gen_random_uuid()",
+  );
   await assertDenied("outbox_relay", "select * from orders.inbox");
 });
 

@@ -27,6 +27,10 @@ export interface RelayConfig {
   standbyPollMs: number;
   /** HTTP port of /health and /metrics (0: no HTTP). */
   httpPort: number;
+  /** How long published outbox rows are kept as the event store (issue #4: 7 days). */
+  retentionMs: number;
+  /** How often the active relay removes outbox rows past their retention. */
+  cleanupIntervalMs: number;
 }
 
 export function loadRelayConfig(): RelayConfig {
@@ -53,5 +57,7 @@ export function loadRelayConfig(): RelayConfig {
     heartbeatMs: envInt("RELAY_HEARTBEAT_MS", 10_000, 100),
     standbyPollMs: envInt("RELAY_STANDBY_POLL_MS", 1_000, 50),
     httpPort: envInt("RELAY_HTTP_PORT", 7070, 0, 65535),
+    retentionMs: envInt("RELAY_RETENTION_DAYS", 7, 0) * 24 * 60 * 60 * 1000,
+    cleanupIntervalMs: envInt("RELAY_CLEANUP_INTERVAL_MS", 60 * 60 * 1000, 1_000, 2_147_483_647),
   };
 }

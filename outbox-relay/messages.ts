@@ -27,8 +27,12 @@ export interface EnvelopeOptions {
   maxRecordBytes?: number;
 }
 
-/** Builds the Kafka record for a row, or says why the row is poison. */
-export function toRecord(row: OutboxRow, lsn: bigint, opts: EnvelopeOptions): RecordOrPoison {
+/**
+ * Builds the Kafka record for a row, or says why the row is poison. `lsn` is
+ * the commit position the row was streamed at (null for a replay from the
+ * event store, which marks the record `replayed-at` instead).
+ */
+export function toRecord(row: OutboxRow, lsn: bigint | null, opts: EnvelopeOptions): RecordOrPoison {
   if (!opts.knownTopics.has(row.topic)) {
     return {
       ok: false,
@@ -79,7 +83,7 @@ export function toRecord(row: OutboxRow, lsn: bigint, opts: EnvelopeOptions): Re
         "event-type": row.eventType,
         "aggregate-type": row.aggregateType,
         "aggregate-id": row.aggregateId,
-        "source-lsn": formatLsn(lsn),
+        ...(lsn === null ? { "replayed-at": new Date().toISOString() } : { "source-lsn": formatLsn(lsn) }),
         "source-schema": row.schema,
       },
     },

@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { connectService, type Sql } from "../db/mod.ts";
+import { cleanupOutbox, connectService, type Sql } from "../db/mod.ts";
 import {
   Admin,
   createKafka,
@@ -455,7 +455,20 @@ class Session {
     }, 1_000));
   }
 
+  /** Removes published outbox rows past their retention (the event store's upkeep). */
+  async #cleanup(): Promise<void> {
+    const deleted = await cleanupOutbox(this.#sql, {
+      retentionMs: this.#cfg.retentionMs,
+      slotName: this.#cfg.slotName,
+    });
+    const total = Object.values(deleted).reduce((a, b) => a + b, 0);
+    if (total > 0) this.#log.info("outbox retention: rows removed", { deleted });
+  }
+
   #startTimers(): void {
+    this.#timers.push(setInterval(() => {
+      this.#cleanup().catch((err) => this.#log.warn("outbox retention failed", { error: err }));
+    }, this.#cfg.cleanupIntervalMs));
     this.#timers.push(setInterval(() => {
       this.#sql`insert into relay.heartbeat default values`.catch((err) =>
         this.#log.warn("heartbeat failed", { error: err })

@@ -96,6 +96,7 @@ export class TestOutbox {
     }, 20_000).catch(() => {});
     await this.sql`select pg_drop_replication_slot(slot_name) from pg_replication_slots
                    where slot_name = ${this.slot} and not active`.catch(() => {});
+    await this.sql`delete from relay.progress where slot_name = ${this.slot}`;
     await this.sql.unsafe(`drop publication if exists "${this.publication}"`);
     await this.sql`drop schema if exists ${this.sql(this.schema)} cascade`;
     const admin = new Admin(testKafka("relay-tests-admin"));
@@ -132,6 +133,10 @@ export class RelayProcess {
         RELAY_PUBLICATION: this.#outbox.publication,
         RELAY_HTTP_PORT: String(this.port),
         RELAY_HEARTBEAT_MS: "500",
+        // A test slot covers only its own outbox, so its published position
+        // says nothing about the services' outboxes: no retention runs here
+        // (db/retention_test.ts tests the cleanup itself).
+        RELAY_CLEANUP_INTERVAL_MS: "2147483647",
         LOG_LEVEL: "warn",
         ...this.#extraEnv,
       },

@@ -1,0 +1,39 @@
+/**
+ * Removes what earlier, interrupted test runs left behind: their isolated
+ * outboxes (schemas, publications, inactive replication slots — which would
+ * otherwise pin WAL and use up max_replication_slots) and their Kafka topics.
+ * `./dev test` runs it before the suite; nothing of the running system
+ * matches these names.
+ */
+import { connectAdmin } from "../../db/mod.ts";
+import { Admin } from "../../kafka/mod.ts";
+import { testKafka } from "./kafka.ts";
+
+const TEST_PREFIXES = /^(rt_|platform[-_])/;
+
+const sql = connectAdmin({ max: 1 });
+try {
+  const slots = await sql<{ slot_name: string }[]>`
+    select slot_name from pg_replication_slots where slot_name like 'rt\\_%' and not active`;
+  for (const { slot_name } of slots) await sql`select pg_drop_replication_slot(${slot_name})`;
+  const pubs = await sql<{ pubname: string }[]>`select pubname from pg_publication where pubname like 'rt\\_%'`;
+  for (const { pubname } of pubs) await sql.unsafe(`drop publication if exists "${pubname}"`);
+  const schemas = await sql<{ nspname: string }[]>`
+    select nspname from pg_namespace where nspname like 'rt\\_%'`;
+  for (const { nspname } of schemas) await sql`drop schema if exists ${sql(nspname)} cascade`;
+  await sql`delete from relay.progress where slot_name like 'rt\\_%'`;
+
+  const admin = new Admin(testKafka("cleanup"));
+  await admin.connect();
+  try {
+    const topics = (await admin.listTopics()).filter((t) => TEST_PREFIXES.test(t));
+    if (topics.length > 0) await admin.deleteTopics(topics);
+    console.log(
+      `    removed ${slots.length} slot(s), ${schemas.length} schema(s), ${topics.length} topic(s) of earlier test runs`,
+    );
+  } finally {
+    await admin.disconnect();
+  }
+} finally {
+  await sql.end();
+}
