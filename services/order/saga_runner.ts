@@ -1,0 +1,189 @@
+/**
+ * Runs order sagas on the database: every change of a saga — placing the
+ * order, a participant's reply, a deadline — is one transaction that locks
+ * the order row, advances the pure state machine (domain/saga.ts), saves it,
+ * appends the history and writes the resulting commands and order events to
+ * the outbox. So a crash at any point leaves either all of it or none, and
+ * any instance can carry on any saga.
+ *
+ * @module
+ */
+import { appendOutbox, type Tx } from "../../db/mod.ts";
+import { COUPON_TOPIC, CouponEvents } from "../coupon/events.ts";
+import { COMPENSATION_TOPIC, STOCK_TOPIC, StockEvents } from "../inventory/events.ts";
+import { POINT_TOPIC, PointEvents } from "../point/events.ts";
+import {
+  advance,
+  type Command,
+  planSteps,
+  type SagaInput,
+  type SagaMode,
+  start,
+} from "./domain/saga.ts";
+import { ORDER_TOPIC, OrderEvents, type OrderLine } from "./events.ts";
+import { addHistory, insertOrder, lockOrder, type OrderRow, saveSaga } from "./store.ts";
+
+export interface PlaceOrder {
+  orderId: string;
+  userId: string;
+  items: OrderLine[];
+  couponId: string | null;
+  points: number;
+  idempotencyKey: string | null;
+  mode: SagaMode;
+  /** How long the saga may wait for replies before it gives up (deadline). */
+  deadlineMs: number;
+}
+
+/** Stores the order as PENDING and publishes OrderPlaced and the first requests. */
+export async function placeOrder(tx: Tx, p: PlaceOrder): Promise<void> {
+  const t = start(p.orderId, p.mode, planSteps(p.items.length, p.couponId !== null, p.points > 0));
+  const order = {
+    id: p.orderId,
+    userId: p.userId,
+    status: t.saga.status,
+    mode: p.mode,
+    items: p.items,
+    couponId: p.couponId,
+    points: p.points,
+    saga: t.saga,
+    idempotencyKey: p.idempotencyKey,
+    deadlineAt: new Date(Date.now() + p.deadlineMs),
+  };
+  await insertOrder(tx, order);
+  await appendOutbox(tx, {
+    aggregateType: "order",
+    aggregateId: p.orderId,
+    eventType: OrderEvents.Placed,
+    topic: ORDER_TOPIC,
+    key: p.userId,
+    payload: {
+      orderId: p.orderId,
+      userId: p.userId,
+      items: p.items,
+      couponId: p.couponId,
+      points: p.points,
+      mode: p.mode,
+    },
+  });
+  await addHistory(tx, p.orderId, ["order placed", ...t.notes]);
+  await publish(tx, order, t.commands);
+}
+
+/**
+ * Feeds one input to an order's saga. Returns false when the order is
+ * unknown or the input changed nothing (a repeated or stale reply).
+ */
+export async function applyToSaga(
+  tx: Tx,
+  orderId: string,
+  input: SagaInput,
+  detail?: unknown,
+): Promise<boolean> {
+  const order = await lockOrder(tx, orderId);
+  if (!order) return false;
+  const t = advance(order.saga, input);
+  if (t.notes.length === 0) return false;
+  await saveSaga(tx, orderId, t.saga);
+  await addHistory(tx, orderId, t.notes, detail);
+  await publish(tx, order, t.commands);
+  if (t.saga.status !== order.status) {
+    if (t.saga.status === "COMPLETED") {
+      await appendOutbox(tx, {
+        aggregateType: "order",
+        aggregateId: orderId,
+        eventType: OrderEvents.Completed,
+        topic: ORDER_TOPIC,
+        key: order.userId,
+        payload: { orderId, userId: order.userId },
+      });
+    } else if (t.saga.status === "CANCELLED") {
+      await appendOutbox(tx, {
+        aggregateType: "order",
+        aggregateId: orderId,
+        eventType: OrderEvents.Cancelled,
+        topic: ORDER_TOPIC,
+        key: order.userId,
+        payload: { orderId, userId: order.userId, reason: t.saga.reason ?? "cancelled" },
+      });
+    }
+  }
+  return true;
+}
+
+/** Turns saga commands into the participants' events (their contracts). */
+async function publish(
+  tx: Tx,
+  order: Pick<OrderRow, "id" | "userId" | "items" | "couponId" | "points">,
+  commands: Command[],
+): Promise<void> {
+  for (const c of commands) {
+    const base = { aggregateType: "order", aggregateId: order.id };
+    if (c.stepId.startsWith("stock:")) {
+      const line = Number(c.stepId.slice("stock:".length));
+      const item = order.items[line - 1];
+      if (c.type === "request") {
+        await appendOutbox(tx, {
+          ...base,
+          eventType: StockEvents.DeductionRequested,
+          topic: STOCK_TOPIC,
+          key: item.productId,
+          payload: {
+            orderId: order.id,
+            userId: order.userId,
+            line,
+            productId: item.productId,
+            quantity: item.quantity,
+          },
+        });
+      } else {
+        await appendOutbox(tx, {
+          ...base,
+          eventType: StockEvents.RestoreRequested,
+          topic: COMPENSATION_TOPIC,
+          key: order.id,
+          payload: { orderId: order.id, line, productId: item.productId, quantity: item.quantity },
+        });
+      }
+    } else if (c.stepId === "coupon") {
+      const couponId = order.couponId!;
+      await appendOutbox(
+        tx,
+        c.type === "request"
+          ? {
+            ...base,
+            eventType: CouponEvents.UsageRequested,
+            topic: COUPON_TOPIC,
+            key: couponId,
+            payload: { orderId: order.id, userId: order.userId, couponId },
+          }
+          : {
+            ...base,
+            eventType: CouponEvents.RestoreRequested,
+            topic: COMPENSATION_TOPIC,
+            key: order.id,
+            payload: { orderId: order.id, couponId },
+          },
+      );
+    } else if (c.stepId === "point") {
+      await appendOutbox(
+        tx,
+        c.type === "request"
+          ? {
+            ...base,
+            eventType: PointEvents.DeductionRequested,
+            topic: POINT_TOPIC,
+            key: order.userId,
+            payload: { orderId: order.id, userId: order.userId, amount: order.points },
+          }
+          : {
+            ...base,
+            eventType: PointEvents.RestoreRequested,
+            topic: COMPENSATION_TOPIC,
+            key: order.id,
+            payload: { orderId: order.id, userId: order.userId, amount: order.points },
+          },
+      );
+    }
+  }
+}

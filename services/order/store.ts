@@ -1,0 +1,154 @@
+/**
+ * The order service's SQL (schema `orders`, reached through the role's
+ * search_path). Every function takes the caller's transaction or pool.
+ *
+ * @module
+ */
+import type { Sql, Tx } from "../../db/mod.ts";
+import type { ModeSettings } from "./domain/mode.ts";
+import type { Saga, SagaMode, SagaStatus } from "./domain/saga.ts";
+import type { OrderLine } from "./events.ts";
+
+export interface OrderRow {
+  id: string;
+  userId: string;
+  status: SagaStatus;
+  mode: SagaMode;
+  items: OrderLine[];
+  couponId: string | null;
+  points: number;
+  saga: Saga;
+  reason: string | null;
+  idempotencyKey: string | null;
+  deadlineAt: Date;
+  createdAt: Date;
+  updatedAt: Date;
+  finishedAt: Date | null;
+}
+
+export interface HistoryEntry {
+  at: Date;
+  note: string;
+  detail: unknown;
+}
+
+type Db = Sql | Tx;
+
+// deno-lint-ignore no-explicit-any
+function toOrder(r: any): OrderRow {
+  return {
+    id: r.id,
+    userId: r.user_id,
+    status: r.status,
+    mode: r.mode,
+    items: r.items,
+    couponId: r.coupon_id,
+    points: r.points,
+    saga: r.saga,
+    reason: r.reason,
+    idempotencyKey: r.idempotency_key,
+    deadlineAt: r.deadline_at,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+    finishedAt: r.finished_at,
+  };
+}
+
+export async function insertOrder(
+  tx: Tx,
+  o: Omit<OrderRow, "createdAt" | "updatedAt" | "finishedAt" | "reason">,
+) {
+  await tx`
+    insert into orders (id, user_id, status, mode, items, coupon_id, points, saga, idempotency_key, deadline_at)
+    values (${o.id}, ${o.userId}, ${o.status}, ${o.mode}, ${
+    tx.json(o.items as never)
+  }, ${o.couponId},
+            ${o.points}, ${tx.json(o.saga as never)}, ${o.idempotencyKey}, ${o.deadlineAt})`;
+}
+
+/** The order, locked for the rest of the transaction (saga changes are serialized per order). */
+export async function lockOrder(tx: Tx, id: string): Promise<OrderRow | null> {
+  const [r] = await tx`select * from orders where id = ${id} for update`;
+  return r ? toOrder(r) : null;
+}
+
+export async function saveSaga(tx: Tx, id: string, saga: Saga): Promise<void> {
+  const final = saga.status === "COMPLETED" || saga.status === "CANCELLED";
+  await tx`
+    update orders
+    set saga = ${tx.json(saga as never)}, status = ${saga.status}, reason = ${saga.reason ?? null},
+        updated_at = clock_timestamp(),
+        finished_at = case when ${final} and finished_at is null then clock_timestamp() else finished_at end
+    where id = ${id}`;
+}
+
+export async function addHistory(
+  tx: Tx,
+  orderId: string,
+  notes: string[],
+  detail?: unknown,
+): Promise<void> {
+  for (const note of notes) {
+    await tx`insert into order_history (order_id, note, detail)
+             values (${orderId}, ${note}, ${
+      detail === undefined ? null : tx.json(detail as never)
+    })`;
+  }
+}
+
+export async function findOrder(db: Db, id: string): Promise<OrderRow | null> {
+  const [r] = await db`select * from orders where id = ${id}`;
+  return r ? toOrder(r) : null;
+}
+
+export async function findByIdempotencyKey(
+  db: Db,
+  userId: string,
+  key: string,
+): Promise<OrderRow | null> {
+  const [r] = await db`select * from orders where user_id = ${userId} and idempotency_key = ${key}`;
+  return r ? toOrder(r) : null;
+}
+
+export async function history(db: Db, orderId: string): Promise<HistoryEntry[]> {
+  const rows =
+    await db`select at, note, detail from order_history where order_id = ${orderId} order by id`;
+  return rows.map((r) => ({ at: r.at, note: r.note, detail: r.detail }));
+}
+
+export async function listOrders(
+  db: Db,
+  userId: string,
+  opts: { status?: string; limit: number; before?: Date },
+): Promise<OrderRow[]> {
+  const rows = await db`
+    select * from orders
+    where user_id = ${userId}
+      and (${opts.status ?? null}::text is null or status = ${opts.status ?? null})
+      and (${opts.before ?? null}::timestamptz is null or created_at < ${opts.before ?? null})
+    order by created_at desc
+    limit ${opts.limit}`;
+  return rows.map(toOrder);
+}
+
+/** Orders whose deadline passed while their saga still waits; locked, skipping ones another instance holds. */
+export async function lockOverdue(tx: Tx, limit: number): Promise<OrderRow[]> {
+  const rows = await tx`
+    select * from orders
+    where status = 'PENDING' and deadline_at < clock_timestamp()
+    order by deadline_at
+    limit ${limit}
+    for update skip locked`;
+  return rows.map(toOrder);
+}
+
+export async function readModeSettings(db: Db): Promise<ModeSettings> {
+  const [r] = await db`select value from settings where key = 'mode'`;
+  return r.value as ModeSettings;
+}
+
+export async function writeModeSettings(db: Db, s: ModeSettings): Promise<void> {
+  await db`update settings set value = ${
+    db.json(s as never)
+  }, updated_at = now() where key = 'mode'`;
+}
