@@ -1,0 +1,26 @@
+/**
+ * Every setting of the order service, read from the environment once.
+ *
+ * @module
+ */
+import { envInt, envString, infraConfig } from "../../kit/env.ts";
+
+export interface OrderConfig {
+  instanceId: string;
+  httpPort: number;
+  kafkaBrokers: string[];
+  /** A saga step with no reply within this time cancels the order (issue #5). */
+  sagaDeadlineMs: number;
+  /** How often overdue sagas are looked for. */
+  deadlineSweepMs: number;
+}
+
+export function loadOrderConfig(): OrderConfig {
+  return {
+    instanceId: envString("ORDER_INSTANCE_ID", `order-${Deno.pid}`),
+    httpPort: envInt("ORDER_HTTP_PORT", 7101, 0, 65535),
+    kafkaBrokers: infraConfig().kafkaBrokers,
+    sagaDeadlineMs: envInt("ORDER_SAGA_DEADLINE_MS", 15_000, 100),
+    deadlineSweepMs: envInt("ORDER_DEADLINE_SWEEP_MS", 1_000, 50),
+  };
+}

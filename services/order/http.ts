@@ -1,0 +1,166 @@
+/**
+ * The order service's HTTP API (SPEC §12.1):
+ *   POST /orders            place an order → 202 { orderId, status: PENDING, statusUrl, mode }
+ *   GET  /orders/:id        the caller's order: status, mode, steps, history
+ *   GET  /orders            the caller's orders (?status=&limit=)
+ *   GET  /admin/settings/mode, PUT /admin/settings/mode   the parallel rollout switch (§4.3.5)
+ * Every route needs a bearer token; users see only their own orders.
+ *
+ * @module
+ */
+import { z } from "zod";
+import type { Sql } from "../../db/mod.ts";
+import { authenticate, currentUser, requireRole } from "../../kit/http/auth.ts";
+import { createApp } from "../../kit/http/app.ts";
+import { HttpError } from "../../kit/http/errors.ts";
+import { validate } from "../../kit/http/validate.ts";
+import type { Logger } from "../../kit/log.ts";
+import { chooseMode } from "./domain/mode.ts";
+import { placeOrder } from "./saga_runner.ts";
+import {
+  findByIdempotencyKey,
+  findOrder,
+  history,
+  listOrders,
+  type OrderRow,
+  readModeSettings,
+  writeModeSettings,
+} from "./store.ts";
+
+export const PlaceOrderBody = z.object({
+  items: z.array(
+    z.object({
+      productId: z.string().min(1).max(64),
+      quantity: z.number().int().min(1).max(1_000),
+    }).strict(),
+  ).min(1).max(50),
+  couponId: z.string().min(1).max(64).optional(),
+  points: z.number().int().min(0).max(10_000_000).optional(),
+}).strict();
+
+const ModeBody = z.object({
+  strategy: z.enum(["parallel", "sequential", "hybrid"]),
+  parallelEnabled: z.boolean(),
+  parallelPercentage: z.number().int().min(0).max(100),
+}).strict();
+
+const ListQuery = z.object({
+  status: z.enum(["PENDING", "COMPENSATING", "COMPLETED", "CANCELLED"]).optional(),
+  limit: z.coerce.number().int().min(1).max(200).optional(),
+});
+
+const IDEMPOTENCY_KEY = /^[A-Za-z0-9_\-:.]{1,128}$/;
+
+export interface OrderHttpDeps {
+  sql: Sql;
+  log: Logger;
+  sagaDeadlineMs: number;
+  /** Extra routes (the WebSocket) mounted by main.ts. */
+}
+
+function view(o: OrderRow) {
+  return {
+    orderId: o.id,
+    userId: o.userId,
+    status: o.status,
+    mode: o.mode,
+    items: o.items,
+    couponId: o.couponId,
+    points: o.points,
+    reason: o.reason,
+    steps: o.saga.steps.map((s) => ({
+      step: s.id,
+      state: s.state,
+      ...(s.reason ? { reason: s.reason } : {}),
+    })),
+    createdAt: o.createdAt,
+    updatedAt: o.updatedAt,
+    finishedAt: o.finishedAt,
+    statusUrl: `/orders/${o.id}`,
+  };
+}
+
+export function orderApp(deps: OrderHttpDeps) {
+  const { sql } = deps;
+  const app = createApp({ service: "order", log: deps.log, checks: { db: () => sql`select 1` } });
+
+  app.use("/orders", authenticate());
+  app.use("/orders/*", authenticate());
+  app.use("/admin/*", authenticate(), requireRole("admin"));
+
+  app.post("/orders", validate("json", PlaceOrderBody), async (c) => {
+    const user = currentUser(c);
+    const body = c.req.valid("json");
+    const key = c.req.header("Idempotency-Key") ?? null;
+    if (key !== null && !IDEMPOTENCY_KEY.test(key)) {
+      throw new HttpError(400, "Idempotency-Key must be 1–128 letters, digits or -_:.");
+    }
+    if (key !== null) {
+      const existing = await findByIdempotencyKey(sql, user.id, key);
+      if (existing) return c.json(view(existing), 202);
+    }
+    const orderId = crypto.randomUUID();
+    try {
+      await sql.begin(async (tx) => {
+        const settings = await readModeSettings(tx);
+        const mode = chooseMode({
+          userId: user.id,
+          lines: body.items.length,
+          usesCoupon: body.couponId !== undefined,
+          usesPoints: (body.points ?? 0) > 0,
+        }, settings);
+        await placeOrder(tx, {
+          orderId,
+          userId: user.id,
+          items: body.items,
+          couponId: body.couponId ?? null,
+          points: body.points ?? 0,
+          idempotencyKey: key,
+          mode,
+          deadlineMs: deps.sagaDeadlineMs,
+        });
+      });
+    } catch (err) {
+      // Two requests with the same key at once: the second loses the unique
+      // constraint and answers with the first one's order.
+      if (key !== null && (err as { code?: string }).code === "23505") {
+        const existing = await findByIdempotencyKey(sql, user.id, key);
+        if (existing) return c.json(view(existing), 202);
+      }
+      throw err;
+    }
+    const order = await findOrder(sql, orderId);
+    c.header("Location", `/orders/${orderId}`);
+    return c.json(view(order!), 202);
+  });
+
+  app.get("/orders/:id", async (c) => {
+    const user = currentUser(c);
+    const id = c.req.param("id");
+    if (!z.uuid().safeParse(id).success) throw new HttpError(404, "no such order");
+    const order = await findOrder(sql, id);
+    // Someone else's order is "not found": its existence is not ours to tell.
+    if (!order || (order.userId !== user.id && !user.roles.includes("admin"))) {
+      throw new HttpError(404, "no such order");
+    }
+    const events = await history(sql, id);
+    return c.json({ ...view(order), history: events });
+  });
+
+  app.get("/orders", validate("query", ListQuery), async (c) => {
+    const user = currentUser(c);
+    const q = c.req.valid("query");
+    const rows = await listOrders(sql, user.id, { status: q.status, limit: q.limit ?? 50 });
+    return c.json({ orders: rows.map(view) });
+  });
+
+  app.get("/admin/settings/mode", async (c) => c.json(await readModeSettings(sql)));
+  app.put("/admin/settings/mode", validate("json", ModeBody), async (c) => {
+    const settings = c.req.valid("json");
+    await writeModeSettings(sql, settings);
+    deps.log.info("saga mode settings changed", { settings, by: currentUser(c).id });
+    return c.json(settings);
+  });
+
+  return app;
+}
