@@ -20,6 +20,7 @@
  * @module
  */
 import kafkajs from "kafkajs";
+import { Buffer } from "node:buffer";
 import type { KafkaJs } from "./client.ts";
 import type { OutgoingMessage } from "./message.ts";
 
@@ -53,12 +54,19 @@ const CODECS = {
   none: CompressionTypes.None,
 } as const;
 
+/**
+ * kafkajs sizes a value with Buffer semantics; a plain Uint8Array (as our
+ * consumers hand out) is mis-sized and the broker rejects the batch ("Invalid
+ * record size"), so binary values become Buffers here.
+ */
 function toKafkaJs(batches: TopicBatch[]) {
   return batches.map((b) => ({
     topic: b.topic,
     messages: b.messages.map((m) => ({
       key: m.key,
-      value: m.value as string | null,
+      value: m.value instanceof Uint8Array && !Buffer.isBuffer(m.value)
+        ? Buffer.from(m.value.buffer, m.value.byteOffset, m.value.byteLength)
+        : m.value as string | Buffer | null,
       headers: m.headers,
       partition: m.partition,
     })),

@@ -9,6 +9,7 @@
  */
 import { z } from "zod";
 import type { Tx } from "../../../db/mod.ts";
+import { PoisonMessageError } from "../../../kit/consumer.ts";
 import type { EventEnvelope } from "../../../kit/envelope.ts";
 import { CouponEvents } from "../../coupon/events.ts";
 import { StockEvents } from "../../inventory/events.ts";
@@ -57,11 +58,12 @@ export const REPLIES: Readonly<Record<string, Reply>> = {
 export async function handleReply(tx: Tx, event: EventEnvelope): Promise<void> {
   const reply = REPLIES[event.type];
   if (!reply) return;
-  const p = reply.schema.parse(event.payload) as {
-    orderId: string;
-    line?: number;
-    reason?: string;
-  };
+  const parsed = reply.schema.safeParse(event.payload);
+  if (!parsed.success) {
+    // Breaks the participant's contract: no retry will fix it (SPEC §9.2).
+    throw new PoisonMessageError(`${event.type} payload: ${parsed.error.message}`);
+  }
+  const p = parsed.data as { orderId: string; line?: number; reason?: string };
   const stepId = reply.step(p);
   const input: SagaInput = reply.outcome === "failed"
     ? { type: "failed", stepId, reason: p.reason ?? "refused" }

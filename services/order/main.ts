@@ -1,0 +1,58 @@
+/**
+ * The order service: `deno task run:order`. HTTP API, the saga's reply
+ * consumer, the deadline sweeper and WebSocket notifications.
+ */
+import { connectService } from "../../db/mod.ts";
+import { createKafka } from "../../kafka/mod.ts";
+import { startConsumer } from "../../kit/consumer.ts";
+import { createLogger } from "../../kit/log.ts";
+import { COUPON_TOPIC } from "../coupon/events.ts";
+import { STOCK_TOPIC } from "../inventory/events.ts";
+import { POINT_TOPIC } from "../point/events.ts";
+import { loadOrderConfig } from "./config.ts";
+import { startDeadlineSweeper } from "./deadlines.ts";
+import { handleReply, REPLIES } from "./handlers/replies.ts";
+import { orderApp } from "./http.ts";
+import { OrderNotifier } from "./notifications.ts";
+import { mountOrderSocket } from "./websocket.ts";
+
+const cfg = loadOrderConfig();
+const log = createLogger("order");
+const sql = connectService("order_service", { max: 10 });
+const kafka = createKafka({
+  brokers: cfg.kafkaBrokers,
+  clientId: cfg.instanceId,
+  logLevel: "nothing",
+});
+
+const notifier = new OrderNotifier(log);
+await notifier.start(kafka, cfg.instanceId);
+const replies = await startConsumer({
+  kafka,
+  sql,
+  log,
+  groupId: "order-service",
+  topics: [STOCK_TOPIC, COUPON_TOPIC, POINT_TOPIC],
+  consumerName: "order.saga-replies",
+  handlers: Object.fromEntries(Object.keys(REPLIES).map((type) => [type, handleReply])),
+});
+const stopSweeper = startDeadlineSweeper(sql, log, cfg.deadlineSweepMs);
+
+const app = orderApp({ sql, log, sagaDeadlineMs: cfg.sagaDeadlineMs });
+mountOrderSocket(app, notifier);
+const server = Deno.serve(
+  { hostname: "127.0.0.1", port: cfg.httpPort, onListen: () => {} },
+  app.fetch,
+);
+log.info("order service listening", { port: cfg.httpPort, instance: cfg.instanceId });
+
+const shutdown = async () => {
+  stopSweeper();
+  await replies.stop();
+  await notifier.stop();
+  await server.shutdown();
+  await sql.end({ timeout: 5 });
+  Deno.exit(0);
+};
+Deno.addSignalListener("SIGTERM", shutdown);
+Deno.addSignalListener("SIGINT", shutdown);

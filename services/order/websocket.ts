@@ -1,0 +1,34 @@
+/**
+ * `GET /orders/ws`: a WebSocket on which the caller receives a JSON message
+ * for every status change of their orders ({ type, orderId, status, reason }).
+ * Browsers cannot set headers on a WebSocket, so the bearer token may also
+ * come as `?access_token=`.
+ *
+ * @module
+ */
+import type { Hono } from "hono";
+import { upgradeWebSocket } from "hono/deno";
+import { authenticate, currentUser } from "../../kit/http/auth.ts";
+import type { AppEnv } from "../../kit/http/app.ts";
+import type { OrderNotifier } from "./notifications.ts";
+
+export function mountOrderSocket(app: Hono<AppEnv>, notifier: OrderNotifier): void {
+  app.get(
+    "/orders/ws",
+    async (c, next) => {
+      const token = c.req.query("access_token");
+      if (token && !c.req.header("Authorization")) {
+        c.req.raw.headers.set("Authorization", `Bearer ${token}`);
+      }
+      await next();
+    },
+    authenticate(),
+    upgradeWebSocket((c) => {
+      const user = currentUser(c);
+      return {
+        onOpen: (_e, ws) => notifier.add(user.id, ws.raw as WebSocket),
+        onClose: (_e, ws) => notifier.remove(user.id, ws.raw as WebSocket),
+      };
+    }),
+  );
+}
