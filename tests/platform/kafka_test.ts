@@ -220,3 +220,35 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "binary values (Uint8Array, as consumers hand them out) are written byte for byte",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const kafka = testKafka("platform-binary");
+    const topic = uniqueName("platform-binary");
+    const admin = new Admin(kafka);
+    await admin.connect();
+    await admin.createTopic(topic, 1);
+    const producer = new IdempotentProducer(kafka);
+    await producer.connect();
+    try {
+      // A view into a larger buffer, as a consumed record's value can be.
+      const backing = new TextEncoder().encode("xx" + JSON.stringify({ n: 1, s: "é".repeat(700) }) + "yy");
+      const value = backing.subarray(2, backing.length - 2);
+      await producer.send({ topic, messages: [{ key: "k", value }] });
+      const collector = await new Collector(kafka, [topic]).start();
+      try {
+        await collector.until("the record", (ms) => ms.length >= 1);
+        assert.deepEqual(collector.messages[0].value, value);
+      } finally {
+        await collector.stop();
+      }
+    } finally {
+      await producer.disconnect();
+      await admin.deleteTopics([topic]).catch(() => {});
+      await admin.disconnect();
+    }
+  },
+});
