@@ -25,8 +25,24 @@ export interface ConsumerOptions {
   maxWaitTimeMs?: number;
 }
 
-/** Called for each message, in partition order; throw to stop the partition's progress. */
-export type MessageHandler = (message: IncomingMessage) => Promise<void>;
+/** What a handler may use besides the message. */
+export interface MessageContext {
+  /** Tells the group this member is alive; call it during long work (retries). */
+  heartbeat(): Promise<void>;
+  /** False once the consumer is stopping (or lost the partition). */
+  isRunning(): boolean;
+}
+
+/**
+ * Called for each message, in partition order; throw to stop the partition's
+ * progress. Resolving to `false` leaves the message unacknowledged and ends
+ * its batch there: the message is delivered again (to this consumer or,
+ * after a stop or rebalance, to the next owner of the partition).
+ */
+export type MessageHandler = (
+  message: IncomingMessage,
+  context: MessageContext,
+) => Promise<void | boolean>;
 
 export class Consumer {
   #consumer: RawConsumer;
@@ -62,9 +78,13 @@ export class Consumer {
       eachBatchAutoResolve: false,
       eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
         let last: string | null = null;
+        const context: MessageContext = {
+          heartbeat: () => heartbeat(),
+          isRunning: () => isRunning() && !isStale(),
+        };
         for (const m of batch.messages) {
           if (!isRunning() || isStale()) break;
-          await handler({
+          const acknowledged = await handler({
             topic: batch.topic,
             partition: batch.partition,
             offset: m.offset,
@@ -72,7 +92,8 @@ export class Consumer {
             value: m.value ? new Uint8Array(m.value) : null,
             headers: decodeHeaders(m.headers as Record<string, unknown>),
             timestamp: Number(m.timestamp),
-          });
+          }, context);
+          if (acknowledged === false) break;
           resolveOffset(m.offset);
           last = m.offset;
           await heartbeat();

@@ -17,7 +17,12 @@ export {
   TransactionRetriableError,
   type TransactionScope,
 } from "./producer.ts";
-export { Consumer, type ConsumerOptions, type MessageHandler } from "./consumer.ts";
+export {
+  Consumer,
+  type ConsumerOptions,
+  type MessageContext,
+  type MessageHandler,
+} from "./consumer.ts";
 export { Admin, type TopicReport } from "./admin.ts";
 export {
   allTopics,

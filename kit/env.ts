@@ -87,3 +87,13 @@ export function infraConfig(): InfraConfig {
     otlpEndpoint: envString("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:54318"),
   };
 }
+
+/**
+ * The HS256 key that signs and verifies API tokens (JWT_SECRET; `./dev` makes
+ * one per machine). At least 32 characters: a shorter HMAC key can be guessed.
+ */
+export function jwtSecret(): string {
+  const secret = envString("JWT_SECRET");
+  if (secret.length < 32) throw new ConfigError("JWT_SECRET must be at least 32 characters");
+  return secret;
+}

@@ -1,0 +1,366 @@
+/**
+ * The inbox consumer every service runs: reads its topics in partition order,
+ * and for each event it has a handler for, runs that handler in ONE database
+ * transaction that first claims the event in the service's inbox, so the
+ * event's effects happen once however often Kafka delivers it (SPEC §4.5
+ * with inbox tables, as the design card asks). The handler publishes its own
+ * events through `appendOutbox(tx, …)` in that same transaction.
+ *
+ * Failures (SPEC §9.2): a failing handler is retried in place, 3 attempts
+ * 1 s apart by default, then the message goes to `<topic>-dlq` and the
+ * partition moves on. An unreachable database is not the message's failure:
+ * the partition waits for it (with back-off) and no attempt is used up. A record that can never be handled (not JSON, not an
+ * envelope) goes there at once. An event type without a handler is
+ * acknowledged and skipped: one topic carries many event types.
+ *
+ * Offsets are committed only after a message was handled, skipped or
+ * dead-lettered (kafka/consumer.ts commits after each batch), so a crash
+ * redelivers, and the inbox turns the redelivery into a no-op.
+ *
+ * @module
+ */
+import { context, propagation, ROOT_CONTEXT } from "@opentelemetry/api";
+import { claimInbox, type Sql, type Tx } from "../db/mod.ts";
+import {
+  Consumer,
+  dlqTopicOf,
+  IdempotentProducer,
+  type IncomingMessage,
+  type KafkaJs,
+  type MessageContext,
+} from "../kafka/mod.ts";
+import { deadLetterOf, type Failure } from "./dead_letter.ts";
+import { isDatabaseUnavailable } from "./db_unavailable.ts";
+import { type EventEnvelope, parseEnvelope } from "./envelope.ts";
+import type { Logger } from "./log.ts";
+
+/**
+ * Handles one event inside the transaction that claimed it. Throw to roll
+ * back (it is retried, then dead-lettered).
+ */
+export type EventHandler<P = Record<string, unknown>> = {
+  // Method syntax, so a handler may declare its payload type (bivariant).
+  handle(tx: Tx, event: EventEnvelope<P>, message: IncomingMessage): Promise<void>;
+}["handle"];
+
+/** Handlers by event type (`OrderCreated`, …); other types are skipped. */
+export type EventHandlers = Readonly<Record<string, EventHandler>>;
+
+/**
+ * Throw from a handler for an event that can never be handled (its payload
+ * breaks the contract): it is dead-lettered at once, without retries.
+ */
+export class PoisonMessageError extends Error {
+  override name = "PoisonMessageError";
+}
+
+/** Retries in place before a message is dead-lettered (SPEC §9.2: 3 × 1 s). */
+export interface RetryOptions {
+  /** Handler runs in all, the first included (default 3). */
+  attempts?: number;
+  /** Pause between runs (default 1000 ms). */
+  delayMs?: number;
+}
+
+export interface StartConsumerOptions {
+  kafka: KafkaJs;
+  /** The service's pool (its role's search_path holds its `inbox`). */
+  sql: Sql;
+  groupId: string;
+  topics: string[];
+  /** The inbox's consumer name, e.g. `inventory.stock-deduction`. */
+  consumerName: string;
+  handlers: EventHandlers;
+  log: Logger;
+  retry?: RetryOptions;
+  /** Where a group without committed offsets starts (default: earliest). */
+  fromBeginning?: boolean;
+  /** How long a fetch waits for data (kafka/consumer.ts default 500 ms). */
+  maxWaitTimeMs?: number;
+}
+
+/** What the consumer did since it started (the observability issue exports these). */
+export interface ConsumerCounters {
+  /** Events whose handler committed. */
+  handled: number;
+  /** Events already in the inbox (redeliveries): nothing changed. */
+  duplicates: number;
+  /** Event types without a handler, acknowledged. */
+  skipped: number;
+  /** Handler runs that failed and were tried again (waits for an unreachable database too). */
+  retried: number;
+  /** Messages written to `<topic>-dlq` (poison included). */
+  deadLettered: number;
+  /** Of those, records that were never handler-able (not JSON, no envelope, rejected). */
+  poison: number;
+}
+
+export interface RunningConsumer {
+  /** Live numbers; read them, don't write them. */
+  readonly counters: Readonly<ConsumerCounters>;
+  /**
+   * Leaves the group after the message in hand: a handler that is running
+   * finishes, a message waiting for a retry is left unacknowledged for the
+   * partition's next owner.
+   */
+  stop(): Promise<void>;
+}
+
+/** Back-off while Kafka or Postgres is unavailable: 1 s, 2 s, … 30 s. */
+function backoffMs(attempt: number): number {
+  return Math.min(30_000, 1_000 * 2 ** Math.min(attempt, 5));
+}
+
+/**
+ * Joins `groupId`, and handles `topics` until `stop()`. Resolves once the
+ * consumer has joined its group.
+ *
+ * @example
+ * ```ts ignore
+ * const consumer = await startConsumer({
+ *   kafka, sql, log,
+ *   groupId: "inventory",
+ *   topics: ["order-events"],
+ *   consumerName: "inventory.order-events",
+ *   handlers: {
+ *     StockDeductionRequested: async (tx, event) => {
+ *       await deductStock(tx, event.payload);
+ *       await appendOutbox(tx, stockDeducted(event));
+ *     },
+ *   },
+ * });
+ * // …
+ * await consumer.stop();
+ * ```
+ */
+export async function startConsumer(opts: StartConsumerOptions): Promise<RunningConsumer> {
+  const attempts = opts.retry?.attempts ?? 3;
+  const delayMs = opts.retry?.delayMs ?? 1_000;
+  if (!Number.isInteger(attempts) || attempts < 1) {
+    throw new TypeError("startConsumer(): retry.attempts must be an integer ≥ 1");
+  }
+  if (!Number.isFinite(delayMs) || delayMs < 0) {
+    throw new TypeError("startConsumer(): retry.delayMs must be ≥ 0");
+  }
+  if (!opts.consumerName) throw new TypeError("startConsumer(): consumerName is required");
+  const { sql, log, handlers, consumerName, groupId } = opts;
+  const counters: ConsumerCounters = {
+    handled: 0,
+    duplicates: 0,
+    skipped: 0,
+    retried: 0,
+    deadLettered: 0,
+    poison: 0,
+  };
+  const stopping = new AbortController();
+
+  /**
+   * Waits `ms`, keeping the group membership alive; false when the consumer
+   * is stopping (or lost the partition) and the message must be left alone.
+   */
+  async function pause(ms: number, ctx: MessageContext): Promise<boolean> {
+    const until = Date.now() + ms;
+    while (!stopping.signal.aborted && ctx.isRunning()) {
+      await ctx.heartbeat().catch(() => {}); // a rebalance shows in isRunning()
+      const left = until - Date.now();
+      if (left <= 0) break;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, Math.min(left, 1_000));
+        stopping.signal.addEventListener("abort", done, { once: true });
+        function done() {
+          clearTimeout(timer);
+          stopping.signal.removeEventListener("abort", done);
+          resolve();
+        }
+      });
+    }
+    return !stopping.signal.aborted && ctx.isRunning();
+  }
+
+  // Dead letters go through the idempotent (not the transactional)
+  // producer: if a broker dies mid-send it may store a dead letter twice
+  // (kafka/producer.ts), which is harmless: the DLQ handler dedupes by event
+  // id (by original topic, partition and offset for poison without one), and
+  // a re-sent event is deduped again by the consumers' inboxes.
+  const dlq = new IdempotentProducer(opts.kafka);
+
+  /** Writes the dead letter, retrying while Kafka refuses; false when stopped first. */
+  async function deadLetter(
+    message: IncomingMessage,
+    failure: Failure,
+    event: EventEnvelope | undefined,
+    ctx: MessageContext,
+  ): Promise<boolean> {
+    const topic = dlqTopicOf(message.topic);
+    const letter = deadLetterOf(message, failure, { consumer: consumerName, groupId }, event);
+    for (let i = 0;; i++) {
+      try {
+        await dlq.send({ topic, messages: [letter] });
+        break;
+      } catch (err) {
+        log.error("could not write a dead letter; the partition waits until it can", {
+          ...where(message),
+          dlq_topic: topic,
+          error: err,
+        });
+        if (!await pause(backoffMs(i), ctx)) return false;
+      }
+    }
+    counters.deadLettered++;
+    log.error("message dead-lettered", {
+      ...where(message),
+      dlq_topic: topic,
+      reason: failure.reason,
+      detail: failure.detail,
+      attempts: failure.attempts,
+      event_id: event?.id,
+      event_type: event?.type,
+      error: failure.error,
+    });
+    return true;
+  }
+
+  function where(m: IncomingMessage) {
+    return { consumer: consumerName, topic: m.topic, partition: m.partition, offset: m.offset };
+  }
+
+  /** One message; true once it may be acknowledged. */
+  async function handleMessage(message: IncomingMessage, ctx: MessageContext): Promise<boolean> {
+    const parsed = parseEnvelope(message);
+    if (!parsed.ok) {
+      const now = new Date();
+      counters.poison++;
+      return deadLetter(
+        message,
+        {
+          reason: parsed.reason,
+          detail: parsed.detail,
+          error: new PoisonMessageError(parsed.detail),
+          attempts: 1,
+          firstFailureAt: now,
+          lastFailureAt: now,
+        },
+        undefined,
+        ctx,
+      );
+    }
+    const { event } = parsed;
+    const handler = Object.hasOwn(handlers, event.type) ? handlers[event.type] : undefined;
+    if (!handler) {
+      counters.skipped++;
+      log.debug("no handler for this event type; skipped", {
+        ...where(message),
+        event_type: event.type,
+      });
+      return true;
+    }
+    // Continue the trace the record carries (a no-op until telemetry starts).
+    const traceContext = propagation.extract(ROOT_CONTEXT, message.headers);
+    let firstFailureAt: Date | undefined;
+    let outage = 0; // consecutive failures because the database was unreachable
+    for (let attempt = 1;; attempt++) {
+      try {
+        const applied = await context.with(traceContext, () =>
+          sql.begin(async (tx) => {
+            if (!await claimInbox(tx, consumerName, event.id)) return false;
+            await handler(tx, event, message);
+            return true;
+          }));
+        if (applied) {
+          counters.handled++;
+        } else {
+          counters.duplicates++;
+          log.debug("already handled; skipped", { ...where(message), event_id: event.id });
+        }
+        return true;
+      } catch (err) {
+        if (isDatabaseUnavailable(err)) {
+          // Not the message's fault: wait for the database without using up
+          // attempts, or every message would end in the DLQ during a restart.
+          attempt--;
+          counters.retried++;
+          log.warn("database unavailable; the partition waits", {
+            ...where(message),
+            event_id: event.id,
+            error: err,
+          });
+          if (!await pause(backoffMs(outage++), ctx)) return false;
+          continue;
+        }
+        outage = 0;
+        const now = new Date();
+        firstFailureAt ??= now;
+        const rejected = err instanceof PoisonMessageError;
+        if (rejected || attempt >= attempts) {
+          if (rejected) counters.poison++;
+          return deadLetter(
+            message,
+            {
+              reason: rejected ? "rejected" : "handler-failed",
+              detail: rejected
+                ? `the ${event.type} handler rejected the event`
+                : `the ${event.type} handler failed ${attempt} time${attempt === 1 ? "" : "s"}`,
+              error: err,
+              attempts: attempt,
+              firstFailureAt,
+              lastFailureAt: now,
+            },
+            event,
+            ctx,
+          );
+        }
+        counters.retried++;
+        log.warn("handler failed; retrying", {
+          ...where(message),
+          event_id: event.id,
+          event_type: event.type,
+          attempt,
+          of: attempts,
+          error: err,
+        });
+        if (!await pause(delayMs, ctx)) return false;
+      }
+    }
+  }
+
+  const consumer = new Consumer(opts.kafka, {
+    groupId,
+    topics: opts.topics,
+    fromBeginning: opts.fromBeginning,
+    maxWaitTimeMs: opts.maxWaitTimeMs,
+  });
+  try {
+    await dlq.connect();
+    await consumer.run(async (message, ctx) => {
+      const acknowledged = await handleMessage(message, ctx);
+      if (!acknowledged) {
+        log.info("stopping: message left unacknowledged for the partition's next owner", {
+          ...where(message),
+        });
+      }
+      return acknowledged;
+    });
+  } catch (err) {
+    await consumer.disconnect().catch(() => {});
+    await dlq.disconnect().catch(() => {});
+    throw err;
+  }
+  log.info("consumer started", { consumer: consumerName, group: groupId, topics: opts.topics });
+
+  let stopped: Promise<void> | undefined;
+  return {
+    counters,
+    stop() {
+      stopped ??= (async () => {
+        stopping.abort();
+        try {
+          await consumer.disconnect();
+        } finally {
+          await dlq.disconnect();
+        }
+        log.info("consumer stopped", { consumer: consumerName, ...counters });
+      })();
+      return stopped;
+    },
+  };
+}

@@ -1,0 +1,109 @@
+/**
+ * validate(): handlers see only valid input; everything else is a 400
+ * (not JSON), 415 (not sent as JSON) or 422 naming each wrong field.
+ */
+import assert from "node:assert/strict";
+import { z } from "zod";
+import { createApp } from "./app.ts";
+import { validate } from "./validate.ts";
+
+const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+
+const PlaceOrder = z.object({
+  userId: z.string().min(1),
+  items: z.array(z.object({
+    productId: z.string().min(1),
+    quantity: z.number().int().positive("must be a positive integer"),
+  })).min(1),
+  couponId: z.string().optional(),
+  points: z.number().int().min(0).default(0),
+}).strict();
+
+function orderApp() {
+  const app = createApp({ service: "test", log: quiet });
+  app.post("/orders", validate("json", PlaceOrder), (c) => {
+    const order = c.req.valid("json");
+    return c.json({ accepted: order.items.length, points: order.points }, 202);
+  });
+  app.get("/orders", validate("query", z.object({ page: z.coerce.number().int().min(1) })), (c) => {
+    return c.json({ page: c.req.valid("query").page });
+  });
+  return app;
+}
+
+function post(body: string, contentType: string | null = "application/json") {
+  return orderApp().request("/orders", {
+    method: "POST",
+    headers: contentType ? { "Content-Type": contentType } : {},
+    body,
+  });
+}
+
+Deno.test("a valid body reaches the handler, with defaults applied", async () => {
+  const res = await post(
+    JSON.stringify({ userId: "u-1", items: [{ productId: "p", quantity: 2 }] }),
+  );
+  assert.equal(res.status, 202);
+  assert.deepEqual(await res.json(), { accepted: 1, points: 0 });
+});
+
+Deno.test("an invalid body is a 422 naming each wrong field and what is wrong", async () => {
+  const res = await post(JSON.stringify({
+    items: [{ productId: "p-1", quantity: 0 }, { productId: "", quantity: 1.5 }],
+    points: -1,
+    extra: true,
+  }));
+  assert.equal(res.status, 422);
+  const body = await res.json();
+  assert.equal(body.error.code, "validation_failed");
+  assert.deepEqual(body.error.fields, {
+    userId: "is required",
+    "items.0.quantity": "must be a positive integer",
+    "items.1.productId": "must have at least 1 character",
+    "items.1.quantity": "must be an integer",
+    points: "must be at least 0",
+    extra: "is not allowed",
+  });
+  assert.match(body.error.message, /^invalid fields: userId, items\.0\.quantity/);
+});
+
+Deno.test("a wrongly typed field and an empty list are named", async () => {
+  const res = await post(JSON.stringify({ userId: 42, items: [] }));
+  assert.equal(res.status, 422);
+  assert.deepEqual((await res.json()).error.fields, {
+    userId: "must be a string",
+    items: "must have at least 1 item",
+  });
+});
+
+Deno.test("a body that is JSON but not an object is a 422 on the body", async () => {
+  const res = await post("[1, 2]");
+  assert.equal(res.status, 422);
+  assert.deepEqual((await res.json()).error.fields, { body: "must be an object" });
+});
+
+Deno.test("malformed JSON is a 400 that says so", async () => {
+  const res = await post('{"userId": "u-1", "items": [');
+  assert.equal(res.status, 400);
+  assert.deepEqual(await res.json(), {
+    error: { code: "bad_request", message: "Malformed JSON in request body" },
+  });
+});
+
+Deno.test("a body sent as another media type is a 415", async (t) => {
+  for (const type of ["text/plain", null]) {
+    await t.step(String(type), async () => {
+      const res = await post(JSON.stringify({ userId: "u" }), type);
+      assert.equal(res.status, 415);
+      assert.equal((await res.json()).error.code, "unsupported_media_type");
+    });
+  }
+});
+
+Deno.test("query parameters are validated too, wrong ones named", async () => {
+  const app = orderApp();
+  assert.deepEqual(await (await app.request("/orders?page=3")).json(), { page: 3 });
+  const res = await app.request("/orders?page=0");
+  assert.equal(res.status, 422);
+  assert.deepEqual((await res.json()).error.fields, { page: "must be at least 1" });
+});
