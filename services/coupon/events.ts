@@ -4,13 +4,30 @@
  *
  * Topic `coupon-events`, keyed by coupon id (SPEC §3.2): every use of one
  * coupon is decided by one partition's consumer, in order, so a coupon is
- * used at most once without locks. Compensation on `compensation-events`,
- * keyed by order id.
+ * used at most once without locks. Compensation requests on
+ * `compensation-events`, keyed by order id; every reply (CouponRestored
+ * included) on `coupon-events`, keyed by coupon id, where the order service
+ * reads it.
+ *
+ * | event                  | topic               | key       | from → to       |
+ * |------------------------|---------------------|-----------|-----------------|
+ * | CouponUsageRequested   | coupon-events       | coupon id | order → coupon  |
+ * | CouponUsed             | coupon-events       | coupon id | coupon → order  |
+ * | CouponUsageFailed      | coupon-events       | coupon id | coupon → order  |
+ * | CouponRestoreRequested | compensation-events | order id  | order → coupon  |
+ * | CouponRestored         | coupon-events       | coupon id | coupon → order  |
+ *
+ * Every payload has a zod schema (`…Schema`) that consumers parse with, and
+ * `couponMessages` builds the outbox event (type, topic, key, aggregate) for
+ * each.
  *
  * @module
  */
+import { z } from "zod";
+import type { OutboxEvent } from "../../db/mod.ts";
 
 export const COUPON_TOPIC = "coupon-events";
+export const COMPENSATION_TOPIC = "compensation-events";
 
 /** Order → coupon: use the user's coupon for the order. */
 export interface CouponUsageRequested {
@@ -41,6 +58,7 @@ export interface CouponRestoreRequested {
 export interface CouponRestored {
   orderId: string;
   couponId: string;
+  /** False when this order had not used the coupon (refused, or the restore came first). */
   wasUsed: boolean;
 }
 
@@ -50,4 +68,73 @@ export const CouponEvents = {
   UsageFailed: "CouponUsageFailed",
   RestoreRequested: "CouponRestoreRequested",
   Restored: "CouponRestored",
+} as const;
+
+const id = z.string().min(1).max(200);
+
+export const CouponUsageRequestedSchema: z.ZodType<CouponUsageRequested> = z.object({
+  orderId: id,
+  userId: id,
+  couponId: id,
+});
+
+export const CouponUsedSchema: z.ZodType<CouponUsed> = z.object({
+  orderId: id,
+  couponId: id,
+  discount: z.number().int().positive(),
+});
+
+export const CouponUsageFailedSchema: z.ZodType<CouponUsageFailed> = z.object({
+  orderId: id,
+  couponId: id,
+  reason: z.enum(["unknown_coupon", "not_owner", "already_used", "expired", "order_cancelled"]),
+});
+
+export const CouponRestoreRequestedSchema: z.ZodType<CouponRestoreRequested> = z.object({
+  orderId: id,
+  couponId: id,
+});
+
+export const CouponRestoredSchema: z.ZodType<CouponRestored> = z.object({
+  orderId: id,
+  couponId: id,
+  wasUsed: z.boolean(),
+});
+
+function onCouponTopic(eventType: string, p: { couponId: string }): OutboxEvent {
+  return {
+    aggregateType: "coupon",
+    aggregateId: p.couponId,
+    eventType,
+    topic: COUPON_TOPIC,
+    key: p.couponId,
+    payload: p,
+  };
+}
+
+/**
+ * The outbox event of each message, for `appendOutbox(tx, …)`.
+ *
+ * @example
+ * ```ts
+ * import { couponMessages } from "./events.ts";
+ *
+ * const e = couponMessages.used({ orderId: "o-1", couponId: "c-1", discount: 3000 });
+ * console.assert(e.topic === "coupon-events" && e.key === "c-1");
+ * ```
+ */
+export const couponMessages = {
+  usageRequested: (p: CouponUsageRequested): OutboxEvent =>
+    onCouponTopic(CouponEvents.UsageRequested, p),
+  used: (p: CouponUsed): OutboxEvent => onCouponTopic(CouponEvents.Used, p),
+  usageFailed: (p: CouponUsageFailed): OutboxEvent => onCouponTopic(CouponEvents.UsageFailed, p),
+  restoreRequested: (p: CouponRestoreRequested): OutboxEvent => ({
+    aggregateType: "coupon",
+    aggregateId: p.couponId,
+    eventType: CouponEvents.RestoreRequested,
+    topic: COMPENSATION_TOPIC,
+    key: p.orderId,
+    payload: p,
+  }),
+  restored: (p: CouponRestored): OutboxEvent => onCouponTopic(CouponEvents.Restored, p),
 } as const;

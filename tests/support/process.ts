@@ -34,6 +34,12 @@ export class ManagedProcess {
     this.#denoFlags = opts.denoFlags ?? [];
   }
 
+  /** Passes the port to the process under this environment variable name. */
+  withPortEnv(name: string): this {
+    this.#env = { ...this.#env, [name]: String(this.port) };
+    return this;
+  }
+
   start(): this {
     this.#child = new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", ...this.#denoFlags, `${ROOT}${this.#script}`],

@@ -117,16 +117,24 @@ export class RelayProcess {
   #log: string[] = [];
   #outbox: TestOutbox;
   #extraEnv: Record<string, string>;
+  #denoFlags: string[];
 
-  constructor(outbox: TestOutbox, name: string, extraEnv: Record<string, string> = {}) {
+  /** `denoFlags` go between `deno run -A` and the script (e.g. `--cpu-prof`). */
+  constructor(
+    outbox: TestOutbox,
+    name: string,
+    extraEnv: Record<string, string> = {},
+    denoFlags: string[] = [],
+  ) {
     this.#outbox = outbox;
     this.name = name;
     this.#extraEnv = extraEnv;
+    this.#denoFlags = denoFlags;
   }
 
   start(): this {
     this.#child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", `${ROOT}outbox-relay/main.ts`],
+      args: ["run", "-A", ...this.#denoFlags, `${ROOT}outbox-relay/main.ts`],
       env: {
         RELAY_INSTANCE_ID: this.name,
         RELAY_SLOT: this.#outbox.slot,
@@ -157,6 +165,11 @@ export class RelayProcess {
 
   get running(): boolean {
     return this.#child !== null;
+  }
+
+  /** The relay's process id while it runs (Deno.Command spawns deno itself: this is the relay). */
+  get pid(): number | null {
+    return this.#child?.pid ?? null;
   }
 
   signal(sig: Deno.Signal): void {
