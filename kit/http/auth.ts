@@ -62,7 +62,8 @@ function userOf(payload: Record<string, unknown>): User | string {
 }
 
 /**
- * Middleware: verifies the `Authorization: Bearer <token>` header and sets
+ * Middleware: verifies the `Authorization: Bearer <token>` header (or, with
+ * `allowQueryToken`, an `access_token` query parameter) and sets
  * `c.get("user")`. Missing, malformed, forged, expired or claim-less tokens
  * get a 401. The secret defaults to JWT_SECRET.
  *
@@ -72,10 +73,15 @@ function userOf(payload: Record<string, unknown>): User | string {
  * app.get("/orders/:id", (c) => c.json({ owner: c.get("user").id }));
  * ```
  */
-export function authenticate(opts: { secret?: string } = {}) {
+export function authenticate(opts: { secret?: string; allowQueryToken?: boolean } = {}) {
   const secret = checkSecret(opts.secret ?? jwtSecret());
   return createMiddleware<AuthEnv>(async function authenticate(c, next) {
-    const header = c.req.header("Authorization");
+    // Browsers cannot set headers on a WebSocket: routes that need it may
+    // take the token from `?access_token=` instead (RFC 6750 §2.3). Only
+    // there, since URLs end up in logs.
+    const queryToken = opts.allowQueryToken ? c.req.query("access_token") : undefined;
+    const header = c.req.header("Authorization") ??
+      (queryToken ? `Bearer ${queryToken}` : undefined);
     if (!header) throw unauthorized("missing bearer token (Authorization: Bearer <token>)", false);
     const match = /^Bearer +([A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]*)$/.exec(header);
     if (!match) {

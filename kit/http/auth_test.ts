@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { sign } from "hono/jwt";
 import { createApp } from "./app.ts";
-import { authenticate, issueToken, requireRole } from "./auth.ts";
+import { authenticate, currentUser, issueToken, requireRole } from "./auth.ts";
 
 const SECRET = crypto.randomUUID() + crypto.randomUUID();
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
@@ -139,4 +139,24 @@ Deno.test("authenticate() reads JWT_SECRET by default, the secret kit/http/token
   app.get("/me", authenticate(), requireRole("admin"), (c) => c.json(c.get("user")));
   const res = await app.request("/me", { headers: { Authorization: `Bearer ${token}` } });
   assert.deepEqual(await res.json(), { id: "user-5", roles: ["admin"] });
+});
+
+Deno.test("authenticate({ allowQueryToken }) takes ?access_token= only where allowed", async () => {
+  const { Hono } = await import("hono");
+  const { onError } = await import("./errors.ts");
+  const secret = "a-test-secret-of-at-least-32-characters!";
+  const token = await issueToken(secret, { sub: "u-q" }, 60);
+  const app = new Hono().onError(onError);
+  app.get(
+    "/socket",
+    authenticate({ secret, allowQueryToken: true }),
+    (c) => c.text(currentUser(c).id),
+  );
+  app.get("/plain", authenticate({ secret }), (c) => c.text(currentUser(c).id));
+  assert.equal(await (await app.request(`/socket?access_token=${token}`)).text(), "u-q");
+  assert.equal((await app.request(`/plain?access_token=${token}`)).status, 401);
+  assert.equal(
+    (await app.request(`/socket?access_token=forged.${token.split(".")[1]}.x`)).status,
+    401,
+  );
 });

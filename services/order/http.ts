@@ -3,6 +3,7 @@
  *   POST /orders            place an order → 202 { orderId, status: PENDING, statusUrl, mode }
  *   GET  /orders/:id        the caller's order: status, mode, steps, history
  *   GET  /orders            the caller's orders (?status=&limit=)
+ *   GET  /orders/ws         WebSocket: the caller's order status changes (websocket.ts)
  *   GET  /admin/settings/mode, PUT /admin/settings/mode   the parallel rollout switch (§4.3.5)
  * Every route needs a bearer token; users see only their own orders.
  *
@@ -16,6 +17,7 @@ import { HttpError } from "../../kit/http/errors.ts";
 import { validate } from "../../kit/http/validate.ts";
 import type { Logger } from "../../kit/log.ts";
 import { chooseMode } from "./domain/mode.ts";
+import type { OrderNotifier } from "./notifications.ts";
 import { placeOrder } from "./saga_runner.ts";
 import {
   findByIdempotencyKey,
@@ -26,6 +28,7 @@ import {
   readModeSettings,
   writeModeSettings,
 } from "./store.ts";
+import { mountOrderSocket } from "./websocket.ts";
 
 export const PlaceOrderBody = z.object({
   items: z.array(
@@ -55,7 +58,8 @@ export interface OrderHttpDeps {
   sql: Sql;
   log: Logger;
   sagaDeadlineMs: number;
-  /** Extra routes (the WebSocket) mounted by main.ts. */
+  /** When given, `GET /orders/ws` pushes status changes (websocket.ts). */
+  notifier?: OrderNotifier;
 }
 
 function view(o: OrderRow) {
@@ -84,6 +88,9 @@ export function orderApp(deps: OrderHttpDeps) {
   const { sql } = deps;
   const app = createApp({ service: "order", log: deps.log, checks: { db: () => sql`select 1` } });
 
+  // First, so neither the header-only authentication below nor /orders/:id
+  // takes it: the WebSocket authenticates itself (its token may be in the URL).
+  if (deps.notifier) mountOrderSocket(app, deps.notifier);
   app.use("/orders", authenticate());
   app.use("/orders/*", authenticate());
   app.use("/admin/*", authenticate(), requireRole("admin"));

@@ -14,7 +14,6 @@ import { startDeadlineSweeper } from "./deadlines.ts";
 import { handleReply, REPLIES } from "./handlers/replies.ts";
 import { orderApp } from "./http.ts";
 import { OrderNotifier } from "./notifications.ts";
-import { mountOrderSocket } from "./websocket.ts";
 
 const cfg = loadOrderConfig();
 const log = createLogger("order");
@@ -38,8 +37,7 @@ const replies = await startConsumer({
 });
 const stopSweeper = startDeadlineSweeper(sql, log, cfg.deadlineSweepMs);
 
-const app = orderApp({ sql, log, sagaDeadlineMs: cfg.sagaDeadlineMs });
-mountOrderSocket(app, notifier);
+const app = orderApp({ sql, log, sagaDeadlineMs: cfg.sagaDeadlineMs, notifier });
 const server = Deno.serve(
   { hostname: "127.0.0.1", port: cfg.httpPort, onListen: () => {} },
   app.fetch,

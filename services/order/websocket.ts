@@ -15,14 +15,7 @@ import type { OrderNotifier } from "./notifications.ts";
 export function mountOrderSocket(app: Hono<AppEnv>, notifier: OrderNotifier): void {
   app.get(
     "/orders/ws",
-    async (c, next) => {
-      const token = c.req.query("access_token");
-      if (token && !c.req.header("Authorization")) {
-        c.req.raw.headers.set("Authorization", `Bearer ${token}`);
-      }
-      await next();
-    },
-    authenticate(),
+    authenticate({ allowQueryToken: true }),
     upgradeWebSocket((c) => {
       const user = currentUser(c);
       return {

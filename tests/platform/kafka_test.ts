@@ -235,7 +235,9 @@ Deno.test({
     await producer.connect();
     try {
       // A view into a larger buffer, as a consumed record's value can be.
-      const backing = new TextEncoder().encode("xx" + JSON.stringify({ n: 1, s: "é".repeat(700) }) + "yy");
+      const backing = new TextEncoder().encode(
+        "xx" + JSON.stringify({ n: 1, s: "é".repeat(700) }) + "yy",
+      );
       const value = backing.subarray(2, backing.length - 2);
       await producer.send({ topic, messages: [{ key: "k", value }] });
       const collector = await new Collector(kafka, [topic]).start();

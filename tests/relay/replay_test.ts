@@ -23,7 +23,8 @@ async function replayCli(...args: string[]): Promise<string> {
 }
 
 Deno.test({
-  name: "replay --aggregate re-sends exactly that aggregate's stored events, in order, with their ids",
+  name:
+    "replay --aggregate re-sends exactly that aggregate's stored events, in order, with their ids",
   sanitizeOps: false,
   sanitizeResources: false,
   fn: async () => {
@@ -36,7 +37,13 @@ Deno.test({
         mine.push(...await outbox.insert([{ key: "agg-1", payload: { key: "agg-1", seq } }]));
         await outbox.insert([{ key: "agg-2", payload: { key: "agg-2", seq } }]);
       }
-      const dry = await replayCli("--schema", outbox.schema, "--aggregate", "test:agg-1", "--dry-run");
+      const dry = await replayCli(
+        "--schema",
+        outbox.schema,
+        "--aggregate",
+        "test:agg-1",
+        "--dry-run",
+      );
       assert.match(dry, /3 stored event\(s\) match/);
       assert.equal(collector.messages.length, 0, "a dry run sends nothing");
 
@@ -45,7 +52,11 @@ Deno.test({
       await collector.until("the replayed events", (ms) => ms.length >= 3);
       await sleep(500);
       assert.deepEqual(collector.messages.map((m) => m.headers["event-id"]), mine);
-      assert.deepEqual(collector.messages.map((m) => JSON.parse(valueText(m)!).payload.seq), [1, 2, 3]);
+      assert.deepEqual(collector.messages.map((m) => JSON.parse(valueText(m)!).payload.seq), [
+        1,
+        2,
+        3,
+      ]);
       assert.ok(collector.messages.every((m) => m.headers["replayed-at"] && m.key === "agg-1"));
     } finally {
       await collector.stop();

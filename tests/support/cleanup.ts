@@ -16,7 +16,9 @@ try {
   const slots = await sql<{ slot_name: string }[]>`
     select slot_name from pg_replication_slots where slot_name like 'rt\\_%' and not active`;
   for (const { slot_name } of slots) await sql`select pg_drop_replication_slot(${slot_name})`;
-  const pubs = await sql<{ pubname: string }[]>`select pubname from pg_publication where pubname like 'rt\\_%'`;
+  const pubs = await sql<
+    { pubname: string }[]
+  >`select pubname from pg_publication where pubname like 'rt\\_%'`;
   for (const { pubname } of pubs) await sql.unsafe(`drop publication if exists "${pubname}"`);
   const schemas = await sql<{ nspname: string }[]>`
     select nspname from pg_namespace where nspname like 'rt\\_%'`;

@@ -26,7 +26,15 @@ export class ManagedProcess {
   #log: string[] = [];
 
   /** `script` is relative to the repository; `denoFlags` go before it (e.g. `--cpu-prof`). */
-  constructor(opts: { name: string; script: string; port: number; env: Record<string, string>; denoFlags?: string[] }) {
+  constructor(
+    opts: {
+      name: string;
+      script: string;
+      port: number;
+      env: Record<string, string>;
+      denoFlags?: string[];
+    },
+  ) {
     this.name = opts.name;
     this.port = opts.port;
     this.#script = opts.script;
@@ -86,7 +94,10 @@ export class ManagedProcess {
     if (!this.#child) return;
     this.signal("SIGCONT");
     this.signal("SIGTERM");
-    const done = await Promise.race([this.#child.status.then(() => true), sleep(10_000).then(() => false)]);
+    const done = await Promise.race([
+      this.#child.status.then(() => true),
+      sleep(10_000).then(() => false),
+    ]);
     if (!done) await this.kill();
     this.#child = null;
   }
@@ -94,7 +105,9 @@ export class ManagedProcess {
   /** GET a path on the process's HTTP port; undefined when it does not answer. */
   async get<T = unknown>(path: string): Promise<T | undefined> {
     try {
-      const res = await fetch(`http://127.0.0.1:${this.port}${path}`, { signal: AbortSignal.timeout(1_000) });
+      const res = await fetch(`http://127.0.0.1:${this.port}${path}`, {
+        signal: AbortSignal.timeout(1_000),
+      });
       return await res.json() as T;
     } catch {
       return undefined;
@@ -103,15 +116,22 @@ export class ManagedProcess {
 
   /** Waits until GET /health answers 200. */
   async ready(timeoutMs = 30_000): Promise<this> {
-    await eventually(`${this.name} to be ready`, async () => {
-      try {
-        const res = await fetch(`http://127.0.0.1:${this.port}/health`, { signal: AbortSignal.timeout(1_000) });
-        await res.body?.cancel();
-        return res.ok ? true : undefined;
-      } catch {
-        return undefined;
-      }
-    }, timeoutMs, 100);
+    await eventually(
+      `${this.name} to be ready`,
+      async () => {
+        try {
+          const res = await fetch(`http://127.0.0.1:${this.port}/health`, {
+            signal: AbortSignal.timeout(1_000),
+          });
+          await res.body?.cancel();
+          return res.ok ? true : undefined;
+        } catch {
+          return undefined;
+        }
+      },
+      timeoutMs,
+      100,
+    );
     return this;
   }
 

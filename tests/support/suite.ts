@@ -46,11 +46,26 @@ export class Suite {
         },
       }).withPortEnv("ORDER_HTTP_PORT")
     );
-    this.inventory = new ManagedProcess({ name: "inventory", script: "services/inventory/main.ts", port: testPort(), env: common })
+    this.inventory = new ManagedProcess({
+      name: "inventory",
+      script: "services/inventory/main.ts",
+      port: testPort(),
+      env: common,
+    })
       .withPortEnv("INVENTORY_HTTP_PORT");
-    this.coupon = new ManagedProcess({ name: "coupon", script: "services/coupon/main.ts", port: testPort(), env: common })
+    this.coupon = new ManagedProcess({
+      name: "coupon",
+      script: "services/coupon/main.ts",
+      port: testPort(),
+      env: common,
+    })
       .withPortEnv("COUPON_HTTP_PORT");
-    this.point = new ManagedProcess({ name: "point", script: "services/point/main.ts", port: testPort(), env: common })
+    this.point = new ManagedProcess({
+      name: "point",
+      script: "services/point/main.ts",
+      port: testPort(),
+      env: common,
+    })
       .withPortEnv("POINT_HTTP_PORT");
   }
 
@@ -120,11 +135,21 @@ export interface OrderView {
 }
 
 /** Polls an order until its saga has settled (final status, nothing in flight). */
-export async function settled(client: Client, order: ManagedProcess, orderId: string, timeoutMs = 60_000) {
-  return await eventually(`order ${orderId} to settle`, async () => {
-    const res = await client.call<OrderView>(order, "GET", `/orders/${orderId}`);
-    const o = res.body;
-    const busy = o.steps?.some((s) => s.state === "REQUESTED" || s.state === "COMPENSATING");
-    return (o.status === "COMPLETED" || o.status === "CANCELLED") && !busy ? o : undefined;
-  }, timeoutMs, 100);
+export async function settled(
+  client: Client,
+  order: ManagedProcess,
+  orderId: string,
+  timeoutMs = 60_000,
+) {
+  return await eventually(
+    `order ${orderId} to settle`,
+    async () => {
+      const res = await client.call<OrderView>(order, "GET", `/orders/${orderId}`);
+      const o = res.body;
+      const busy = o.steps?.some((s) => s.state === "REQUESTED" || s.state === "COMPENSATING");
+      return (o.status === "COMPLETED" || o.status === "CANCELLED") && !busy ? o : undefined;
+    },
+    timeoutMs,
+    100,
+  );
 }
