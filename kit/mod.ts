@@ -37,3 +37,13 @@ export {
 } from "./envelope.ts";
 export { deadLetterOf, DLQ_HEADERS, type Failure } from "./dead_letter.ts";
 export { isDatabaseUnavailable } from "./db_unavailable.ts";
+export { InvalidPayloadError, parsePayload } from "./payload.ts";
+export {
+  type KnownAnswer,
+  type ReservationNames,
+  type ReservationRecord,
+  type ReservationRules,
+  reservationRules,
+  type ReservationState,
+  type RestoreStep,
+} from "./reservation.ts";

@@ -32,7 +32,11 @@ export interface EnvelopeOptions {
  * the commit position the row was streamed at (null for a replay from the
  * event store, which marks the record `replayed-at` instead).
  */
-export function toRecord(row: OutboxRow, lsn: bigint | null, opts: EnvelopeOptions): RecordOrPoison {
+export function toRecord(
+  row: OutboxRow,
+  lsn: bigint | null,
+  opts: EnvelopeOptions,
+): RecordOrPoison {
   if (!opts.knownTopics.has(row.topic)) {
     return {
       ok: false,
@@ -83,7 +87,9 @@ export function toRecord(row: OutboxRow, lsn: bigint | null, opts: EnvelopeOptio
         "event-type": row.eventType,
         "aggregate-type": row.aggregateType,
         "aggregate-id": row.aggregateId,
-        ...(lsn === null ? { "replayed-at": new Date().toISOString() } : { "source-lsn": formatLsn(lsn) }),
+        ...(lsn === null
+          ? { "replayed-at": new Date().toISOString() }
+          : { "source-lsn": formatLsn(lsn) }),
         "source-schema": row.schema,
       },
     },

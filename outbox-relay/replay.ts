@@ -46,8 +46,12 @@ export async function selectEvents(sql: Sql, filter: ReplayFilter): Promise<Outb
       from ${sql(schema)}.outbox
       where (${filter.from ?? null}::timestamptz is null or created_at >= ${filter.from ?? null})
         and (${filter.to ?? null}::timestamptz is null or created_at < ${filter.to ?? null})
-        and (${filter.aggregate?.type ?? null}::text is null or aggregate_type = ${filter.aggregate?.type ?? null})
-        and (${filter.aggregate?.id ?? null}::text is null or aggregate_id = ${filter.aggregate?.id ?? null})
+        and (${filter.aggregate?.type ?? null}::text is null or aggregate_type = ${
+      filter.aggregate?.type ?? null
+    })
+        and (${filter.aggregate?.id ?? null}::text is null or aggregate_id = ${
+      filter.aggregate?.id ?? null
+    })
         and (${filter.eventId ?? null}::uuid is null or event_id = ${filter.eventId ?? null}::uuid)
       order by created_at, event_id`;
     for (const r of found) {
@@ -69,13 +73,19 @@ export async function selectEvents(sql: Sql, filter: ReplayFilter): Promise<Outb
 }
 
 /** Publishes `rows` again; poison rows are reported, not sent. */
-export async function replay(rows: OutboxRow[], brokers: string[], batchSize = 500): Promise<ReplayResult> {
+export async function replay(
+  rows: OutboxRow[],
+  brokers: string[],
+  batchSize = 500,
+): Promise<ReplayResult> {
   const kafka = createKafka({ brokers, clientId: "outbox-replay" });
   const admin = new Admin(kafka);
   await admin.connect();
   const knownTopics = new Set(await admin.listTopics());
   await admin.disconnect();
-  const producer = new TransactionalProducer(kafka, { transactionalId: `outbox-replay-${crypto.randomUUID()}` });
+  const producer = new TransactionalProducer(kafka, {
+    transactionalId: `outbox-replay-${crypto.randomUUID()}`,
+  });
   const result: ReplayResult = { selected: rows.length, published: 0, skipped: [] };
   try {
     for (let i = 0; i < rows.length; i += batchSize) {
@@ -136,7 +146,9 @@ if (import.meta.main) {
     const rows = await selectEvents(sql, filter);
     console.log(`replay: ${rows.length} stored event(s) match`);
     if (values["dry-run"]) {
-      for (const r of rows) console.log(`  ${r.createdAt.toISOString()} ${r.schema} ${r.eventType} ${r.eventId}`);
+      for (const r of rows) {
+        console.log(`  ${r.createdAt.toISOString()} ${r.schema} ${r.eventType} ${r.eventId}`);
+      }
     } else {
       const res = await replay(rows, infraConfig().kafkaBrokers);
       console.log(JSON.stringify(res));

@@ -2,41 +2,16 @@
  * The coupon service: `deno task run:coupon`. Users' coupons over HTTP;
  * the saga's coupon commands from Kafka (SPEC §4.1, §7.3).
  */
-import { connectService } from "../../db/mod.ts";
-import { createKafka } from "../../kafka/mod.ts";
-import { createLogger, startConsumer } from "../../kit/mod.ts";
+import { runService } from "../../kit/service.ts";
 import { loadCouponConfig } from "./config.ts";
 import { handlers, TOPICS } from "./handlers/mod.ts";
 import { couponHttp } from "./http.ts";
 
-const cfg = loadCouponConfig();
-const log = createLogger("coupon");
-const sql = connectService("coupon_service", { max: cfg.dbPoolMax });
-const kafka = createKafka({ brokers: cfg.kafkaBrokers, clientId: cfg.groupId });
-
-const app = couponHttp({ sql, log, jwtSecret: cfg.jwtSecret });
-const consumer = await startConsumer({
-  kafka,
-  sql,
-  log,
+await runService({
+  name: "coupon",
+  role: "coupon_service",
+  config: loadCouponConfig(),
+  http: couponHttp,
   handlers,
-  topics: [...TOPICS],
-  groupId: cfg.groupId,
-  consumerName: cfg.consumerName,
-  fromBeginning: cfg.fromBeginning,
-  retry: cfg.retry,
+  topics: TOPICS,
 });
-const server = Deno.serve(
-  { hostname: cfg.httpHost, port: cfg.httpPort, onListen: () => {} },
-  app.fetch,
-);
-log.info("coupon service listening", { host: cfg.httpHost, port: server.addr.port });
-
-const shutdown = async () => {
-  await consumer.stop();
-  await server.shutdown();
-  await sql.end({ timeout: 5 });
-  Deno.exit(0);
-};
-Deno.addSignalListener("SIGTERM", shutdown);
-Deno.addSignalListener("SIGINT", shutdown);

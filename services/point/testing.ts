@@ -1,48 +1,34 @@
 /**
- * Test fixture for the point service's tests, against the real Postgres of
- * `./dev`: a pool logged in as `point_service`, unique ids, delivery of a
- * command the way the consumer loop does it (inbox claim, then the handler,
- * in one transaction), and clean-up of every row the test made.
+ * Test fixture for the point service's tests: the participant fixture of
+ * tests/support/participant_fixture.ts (a pool logged in as `point_service`,
+ * order ids, delivery through the inbox, the events sent, clean-up) plus
+ * its users, balances and movements.
  *
  * @module
  */
-import { claimInbox, connectAdmin, connectService, type Sql, type Tx } from "../../db/mod.ts";
-import { ensureMigrated, uniqueName } from "../../db/testing.ts";
+import type { Sql } from "../../db/mod.ts";
+import { ensureMigrated } from "../../db/testing.ts";
+import {
+  ParticipantFixture,
+  type SentEvent,
+  uniqueName,
+} from "../../tests/support/participant_fixture.ts";
 import type { Deduction } from "./domain/deduction.ts";
 import { findDeduction, grantPoints } from "./store.ts";
 
-export { uniqueName };
+export { type SentEvent, uniqueName };
 
-/** An outbox row, as the tests look at it. */
-export interface SentEvent {
-  eventType: string;
-  topic: string;
-  key: string;
-  payload: Record<string, unknown>;
-}
-
-export class PointFixture {
-  readonly sql: Sql;
-  /** The inbox consumer name this fixture's deliveries claim under. */
-  readonly consumer = uniqueName("point_test");
+export class PointFixture extends ParticipantFixture {
   #users = new Set<string>();
-  #orders = new Set<string>();
 
   constructor() {
-    this.sql = connectService("point_service", { max: 4 });
+    super({ name: "point", role: "point_service", schema: "points", records: "deductions" });
   }
 
   /** A user id this fixture removes at the end. */
   userId(): string {
     const id = uniqueName("u");
     this.#users.add(id);
-    return id;
-  }
-
-  /** An order id whose records this fixture removes at the end. */
-  orderId(): string {
-    const id = uniqueName("o");
-    this.#orders.add(id);
     return id;
   }
 
@@ -70,56 +56,13 @@ export class PointFixture {
     return findDeduction(this.sql, orderId);
   }
 
-  /**
-   * Runs `handler` as the consumer loop would for event `eventId`: claim the
-   * inbox, then handle, in one transaction. Undefined for a duplicate.
-   */
-  deliver<T>(
-    handler: (tx: Tx, payload: unknown) => Promise<T>,
-    payload: unknown,
-    eventId: string = crypto.randomUUID(),
-  ): Promise<T | undefined> {
-    return this.sql.begin(async (tx) => {
-      if (!await claimInbox(tx, this.consumer, eventId)) return undefined;
-      return await handler(tx, payload);
-    }) as Promise<T | undefined>;
-  }
-
-  /** The events written for `orderId`, oldest first. */
-  async sent(orderId: string): Promise<SentEvent[]> {
-    const rows = await this.sql<
-      { event_type: string; topic: string; key: string; payload: Record<string, unknown> }[]
-    >`
-      select event_type, topic, key, payload from outbox
-      where payload ->> 'orderId' = ${orderId}
-      order by created_at`;
-    return rows.map((r) => ({
-      eventType: r.event_type,
-      topic: r.topic,
-      key: r.key,
-      payload: r.payload,
-    }));
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    const orders = [...this.#orders];
+  protected override async cleanUpOwn(admin: Sql): Promise<void> {
     const users = [...this.#users];
-    await this.sql.end();
-    const admin = connectAdmin({ max: 1 });
-    try {
-      if (orders.length > 0) {
-        await admin`delete from points.deductions where order_id in ${admin(orders)}`;
-        await admin`delete from points.outbox where payload ->> 'orderId' in ${admin(orders)}`;
-      }
-      await admin`delete from points.inbox where consumer = ${this.consumer}`;
-      if (users.length > 0) {
-        await admin`delete from points.deductions where user_id in ${admin(users)}`;
-        await admin`delete from points.outbox where aggregate_id in ${admin(users)}`;
-        await admin`delete from points.movements where user_id in ${admin(users)}`;
-        await admin`delete from points.balances where user_id in ${admin(users)}`;
-      }
-    } finally {
-      await admin.end();
+    if (users.length > 0) {
+      await admin`delete from points.deductions where user_id in ${admin(users)}`;
+      await admin`delete from points.outbox where aggregate_id in ${admin(users)}`;
+      await admin`delete from points.movements where user_id in ${admin(users)}`;
+      await admin`delete from points.balances where user_id in ${admin(users)}`;
     }
   }
 }

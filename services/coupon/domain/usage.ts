@@ -15,6 +15,7 @@
  *
  * @module
  */
+import { reservationRules, type ReservationState } from "../../../kit/reservation.ts";
 import type { CouponUsageFailed } from "../events.ts";
 
 export type CouponStatus = "AVAILABLE" | "USED";
@@ -34,7 +35,7 @@ export interface Coupon {
 export type UsageFailure = CouponUsageFailed["reason"];
 
 /** Where a usage is; PENDING exists only inside the transaction that decides it. */
-export type UsageState = "PENDING" | "USED" | "FAILED" | "RESTORED" | "CANCELLED";
+export type UsageState = ReservationState<"USED">;
 
 /** What the service knows about one order's use of one coupon. */
 export interface Usage {
@@ -55,6 +56,8 @@ export type UsageOutcome =
 export class UsageStateError extends Error {
   override name = "UsageStateError";
 }
+
+const rules = reservationRules({ taken: "USED", noun: "usage", stateError: UsageStateError });
 
 /** True when the coupon has expired at `now` (a coupon without expiry never does). */
 export function isExpired(coupon: Pick<Coupon, "expiresAt">, now: Date): boolean {
@@ -79,19 +82,10 @@ export function decideUsage(coupon: Coupon | null, userId: string, now: Date): U
  * restore came first or already undid it. Nothing changes either way.
  */
 export function answerForKnownUsage(u: Usage): UsageOutcome {
-  switch (u.state) {
-    case "USED":
-      if (u.discount === null) throw new UsageStateError("a USED usage without a discount");
-      return { used: true, discount: u.discount };
-    case "FAILED":
-      if (u.reason === null) throw new UsageStateError("a FAILED usage without a reason");
-      return { used: false, reason: u.reason };
-    case "RESTORED":
-    case "CANCELLED":
-      return { used: false, reason: "order_cancelled" };
-    case "PENDING":
-      throw new UsageStateError("a PENDING usage outside its transaction");
-  }
+  const answer = rules.answerForKnown(u);
+  if (!answer.taken) return { used: false, reason: answer.reason };
+  if (u.discount === null) throw new UsageStateError("a USED usage without a discount");
+  return { used: true, discount: u.discount };
 }
 
 /** What a restore request does. */
@@ -105,16 +99,13 @@ export type RestorePlan =
 
 /** Only the order that used the coupon gets it back, once; a second restore changes nothing. */
 export function planRestore(u: Usage | null): RestorePlan {
-  if (u === null) return { kind: "tombstone" };
-  switch (u.state) {
-    case "USED":
+  const step = rules.planRestore(u);
+  switch (step.kind) {
+    case "tombstone":
+      return { kind: "tombstone" };
+    case "give_back":
       return { kind: "release" };
-    case "RESTORED":
-      return { kind: "nothing", wasUsed: true };
-    case "FAILED":
-    case "CANCELLED":
-      return { kind: "nothing", wasUsed: false };
-    case "PENDING":
-      throw new UsageStateError("a PENDING usage outside its transaction");
+    case "nothing":
+      return { kind: "nothing", wasUsed: step.wasTaken };
   }
 }

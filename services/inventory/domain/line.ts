@@ -13,10 +13,11 @@
  *
  * @module
  */
+import { reservationRules, type ReservationState } from "../../../kit/reservation.ts";
 import type { StockDeductionFailed } from "../events.ts";
 
 /** Where a line is; PENDING exists only inside the deducting transaction. */
-export type LineState = "PENDING" | "DEDUCTED" | "FAILED" | "RESTORED" | "CANCELLED";
+export type LineState = ReservationState<"DEDUCTED">;
 
 /** Why a deduction was refused. */
 export type DeductionFailure = StockDeductionFailed["reason"];
@@ -41,6 +42,8 @@ export class LineStateError extends Error {
   override name = "LineStateError";
 }
 
+const rules = reservationRules({ taken: "DEDUCTED", noun: "line", stateError: LineStateError });
+
 /**
  * What a first deduction attempt amounts to: `taken` is whether the guarded
  * update (`stock = stock - q where stock >= q`) changed a row,
@@ -63,9 +66,9 @@ export function attemptOutcome(
 export function settledState(
   outcome: DeductionOutcome,
 ): { state: "DEDUCTED" | "FAILED"; reason: DeductionFailure | null } {
-  return outcome.deducted
-    ? { state: "DEDUCTED", reason: null }
-    : { state: "FAILED", reason: outcome.reason };
+  return rules.settledState(
+    outcome.deducted ? { taken: true } : { taken: false, reason: outcome.reason },
+  );
 }
 
 /**
@@ -74,18 +77,10 @@ export function settledState(
  * restore came first (or already undid it). Nothing is taken either way.
  */
 export function answerForKnownLine(line: Line): DeductionOutcome {
-  switch (line.state) {
-    case "DEDUCTED":
-      return { deducted: true, productId: line.productId, quantity: line.quantity };
-    case "FAILED":
-      if (line.reason === null) throw new LineStateError("a FAILED line without a reason");
-      return { deducted: false, productId: line.productId, reason: line.reason };
-    case "RESTORED":
-    case "CANCELLED":
-      return { deducted: false, productId: line.productId, reason: "order_cancelled" };
-    case "PENDING":
-      throw new LineStateError("a PENDING line outside its transaction");
-  }
+  const answer = rules.answerForKnown(line);
+  return answer.taken
+    ? { deducted: true, productId: line.productId, quantity: line.quantity }
+    : { deducted: false, productId: line.productId, reason: answer.reason };
 }
 
 /** What a restore request does to a line. */
@@ -102,16 +97,9 @@ export type RestorePlan =
  * restore changes nothing and is answered as the first one was.
  */
 export function planRestore(line: Line | null): RestorePlan {
-  if (line === null) return { kind: "tombstone" };
-  switch (line.state) {
-    case "DEDUCTED":
-      return { kind: "give_back", productId: line.productId, quantity: line.quantity };
-    case "RESTORED":
-      return { kind: "nothing", productId: line.productId, wasDeducted: true };
-    case "FAILED":
-    case "CANCELLED":
-      return { kind: "nothing", productId: line.productId, wasDeducted: false };
-    case "PENDING":
-      throw new LineStateError("a PENDING line outside its transaction");
-  }
+  const step = rules.planRestore(line);
+  if (line === null || step.kind === "tombstone") return { kind: "tombstone" };
+  return step.kind === "give_back"
+    ? { kind: "give_back", productId: line.productId, quantity: line.quantity }
+    : { kind: "nothing", productId: line.productId, wasDeducted: step.wasTaken };
 }

@@ -13,10 +13,11 @@
  *
  * @module
  */
+import { reservationRules, type ReservationState } from "../../../kit/reservation.ts";
 import type { PointDeductionFailed } from "../events.ts";
 
 /** Where an order's deduction is; PENDING exists only inside the deducting transaction. */
-export type DeductionState = "PENDING" | "DEDUCTED" | "FAILED" | "RESTORED" | "CANCELLED";
+export type DeductionState = ReservationState<"DEDUCTED">;
 
 /** Why a deduction was refused. */
 export type DeductionFailure = PointDeductionFailed["reason"];
@@ -40,6 +41,12 @@ export class DeductionStateError extends Error {
   override name = "DeductionStateError";
 }
 
+const rules = reservationRules({
+  taken: "DEDUCTED",
+  noun: "deduction",
+  stateError: DeductionStateError,
+});
+
 /**
  * What a first deduction attempt amounts to: `taken` is whether the guarded
  * update (`balance = balance - a where balance >= a`) changed a row,
@@ -62,9 +69,9 @@ export function attemptOutcome(
 export function settledState(
   outcome: DeductionOutcome,
 ): { state: "DEDUCTED" | "FAILED"; reason: DeductionFailure | null } {
-  return outcome.deducted
-    ? { state: "DEDUCTED", reason: null }
-    : { state: "FAILED", reason: outcome.reason };
+  return rules.settledState(
+    outcome.deducted ? { taken: true } : { taken: false, reason: outcome.reason },
+  );
 }
 
 /**
@@ -73,18 +80,10 @@ export function settledState(
  * first or already undid it. Nothing is taken either way.
  */
 export function answerForKnown(d: Deduction): DeductionOutcome {
-  switch (d.state) {
-    case "DEDUCTED":
-      return { deducted: true, userId: d.userId, amount: d.amount };
-    case "FAILED":
-      if (d.reason === null) throw new DeductionStateError("a FAILED deduction without a reason");
-      return { deducted: false, userId: d.userId, reason: d.reason };
-    case "RESTORED":
-    case "CANCELLED":
-      return { deducted: false, userId: d.userId, reason: "order_cancelled" };
-    case "PENDING":
-      throw new DeductionStateError("a PENDING deduction outside its transaction");
-  }
+  const answer = rules.answerForKnown(d);
+  return answer.taken
+    ? { deducted: true, userId: d.userId, amount: d.amount }
+    : { deducted: false, userId: d.userId, reason: answer.reason };
 }
 
 /** What a restore request does. */
@@ -98,16 +97,9 @@ export type RestorePlan =
 
 /** Only a DEDUCTED order gets its points back, once; a second restore changes nothing. */
 export function planRestore(d: Deduction | null): RestorePlan {
-  if (d === null) return { kind: "tombstone" };
-  switch (d.state) {
-    case "DEDUCTED":
-      return { kind: "give_back", userId: d.userId, amount: d.amount };
-    case "RESTORED":
-      return { kind: "nothing", userId: d.userId, wasDeducted: true };
-    case "FAILED":
-    case "CANCELLED":
-      return { kind: "nothing", userId: d.userId, wasDeducted: false };
-    case "PENDING":
-      throw new DeductionStateError("a PENDING deduction outside its transaction");
-  }
+  const step = rules.planRestore(d);
+  if (d === null || step.kind === "tombstone") return { kind: "tombstone" };
+  return step.kind === "give_back"
+    ? { kind: "give_back", userId: d.userId, amount: d.amount }
+    : { kind: "nothing", userId: d.userId, wasDeducted: step.wasTaken };
 }

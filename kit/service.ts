@@ -1,0 +1,119 @@
+/**
+ * What every saga participant (inventory, coupon, point) does at start-up,
+ * written once: its settings from the environment, then config →
+ * connections → HTTP app → consumer → serve, and a clean stop on SIGTERM or
+ * SIGINT. A participant's `main.ts` names its parts and calls
+ * {@link runService}.
+ *
+ * @module
+ */
+import type { Hono } from "hono";
+import { connectService, type ServiceRole, type Sql } from "../db/mod.ts";
+import { createKafka, parseBrokers } from "../kafka/mod.ts";
+import { startConsumer } from "./consumer.ts";
+import type { EventHandlers } from "./consumer.ts";
+import { envBool, envInt, envString, jwtSecret } from "./env.ts";
+import type { AppEnv } from "./http/mod.ts";
+import { createLogger, type Logger } from "./log.ts";
+
+/**
+ * Every setting of a participant; `<P>` is its prefix (`INVENTORY`,
+ * `COUPON`, `POINT`), `./dev` and `.data/dev.env` provide the suite's values.
+ */
+export interface ParticipantConfig {
+  /** <P>_HTTP_HOST: the address the HTTP API listens on (default 127.0.0.1). */
+  httpHost: string;
+  /** <P>_HTTP_PORT: its port (the service's default). */
+  httpPort: number;
+  /** <P>_DB_POOL_MAX: most Postgres connections (default 10). */
+  dbPoolMax: number;
+  /** KAFKA_BROKERS: host:port list of the cluster. */
+  kafkaBrokers: string[];
+  /** <P>_CONSUMER_GROUP: the consumer group (default `<name>-service`). */
+  groupId: string;
+  /** <P>_INBOX_CONSUMER: the name its inbox claims are made under (default `<name>-service`). */
+  consumerName: string;
+  /** <P>_CONSUMER_FROM_BEGINNING: where a group without offsets starts (default true). */
+  fromBeginning: boolean;
+  /** CONSUMER_RETRY_ATTEMPTS / CONSUMER_RETRY_DELAY_MS: SPEC §9.2, 3 × 1 s. */
+  retry: { attempts: number; delayMs: number };
+  /** JWT_SECRET: verifies bearer tokens. */
+  jwtSecret: string;
+}
+
+/** A participant's settings, read from the environment once. */
+export function loadParticipantConfig(
+  opts: { prefix: string; name: string; httpPort: number },
+): ParticipantConfig {
+  const { prefix, name } = opts;
+  return {
+    httpHost: envString(`${prefix}_HTTP_HOST`, "127.0.0.1"),
+    httpPort: envInt(`${prefix}_HTTP_PORT`, opts.httpPort, 0, 65535),
+    dbPoolMax: envInt(`${prefix}_DB_POOL_MAX`, 10, 1, 1000),
+    kafkaBrokers: parseBrokers(
+      envString("KAFKA_BROKERS", "127.0.0.1:59091,127.0.0.1:59092,127.0.0.1:59093"),
+    ),
+    groupId: envString(`${prefix}_CONSUMER_GROUP`, `${name}-service`),
+    consumerName: envString(`${prefix}_INBOX_CONSUMER`, `${name}-service`),
+    fromBeginning: envBool(`${prefix}_CONSUMER_FROM_BEGINNING`, true),
+    retry: {
+      attempts: envInt("CONSUMER_RETRY_ATTEMPTS", 3, 1, 100),
+      delayMs: envInt("CONSUMER_RETRY_DELAY_MS", 1_000, 0, 600_000),
+    },
+    jwtSecret: jwtSecret(),
+  };
+}
+
+/** The parts of a participant {@link runService} wires together. */
+export interface ServiceOptions {
+  /** The service's name, for its logs: `"inventory"`. */
+  name: string;
+  /** The database role it connects as. */
+  role: ServiceRole;
+  /** Its settings (from its config.ts). */
+  config: ParticipantConfig;
+  /** Builds its HTTP app. */
+  http: (deps: { sql: Sql; log: Logger; jwtSecret: string }) => Hono<AppEnv>;
+  /** Its handlers by event type. */
+  handlers: EventHandlers;
+  /** The topics its consumer reads. */
+  topics: readonly string[];
+}
+
+/**
+ * Connects, starts the consumer, serves HTTP, and on SIGTERM or SIGINT stops
+ * the consumer, then the server, then the pool, and exits.
+ */
+export async function runService(opts: ServiceOptions): Promise<void> {
+  const { name, config: cfg } = opts;
+  const log = createLogger(name);
+  const sql = connectService(opts.role, { max: cfg.dbPoolMax });
+  const kafka = createKafka({ brokers: cfg.kafkaBrokers, clientId: cfg.groupId });
+
+  const app = opts.http({ sql, log, jwtSecret: cfg.jwtSecret });
+  const consumer = await startConsumer({
+    kafka,
+    sql,
+    log,
+    handlers: opts.handlers,
+    topics: [...opts.topics],
+    groupId: cfg.groupId,
+    consumerName: cfg.consumerName,
+    fromBeginning: cfg.fromBeginning,
+    retry: cfg.retry,
+  });
+  const server = Deno.serve(
+    { hostname: cfg.httpHost, port: cfg.httpPort, onListen: () => {} },
+    app.fetch,
+  );
+  log.info(`${name} service listening`, { host: cfg.httpHost, port: server.addr.port });
+
+  const shutdown = async () => {
+    await consumer.stop();
+    await server.shutdown();
+    await sql.end({ timeout: 5 });
+    Deno.exit(0);
+  };
+  Deno.addSignalListener("SIGTERM", shutdown);
+  Deno.addSignalListener("SIGINT", shutdown);
+}
