@@ -5,7 +5,7 @@
  *
  * @module
  */
-import kafkajs from "kafkajs";
+import kafkajs from "./kafkajs.ts";
 import process from "node:process";
 import { registerLz4 } from "./lz4.ts";
 

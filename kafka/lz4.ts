@@ -12,7 +12,7 @@
  *
  * @module
  */
-import kafkajs from "kafkajs";
+import kafkajs from "./kafkajs.ts";
 import lz4 from "lz4js";
 import { Buffer } from "node:buffer";
 

@@ -14,7 +14,6 @@ export {
   type TopicBatch,
   TransactionalProducer,
   type TransactionOffsets,
-  TransactionRetriableError,
   type TransactionScope,
 } from "./producer.ts";
 export {

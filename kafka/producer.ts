@@ -19,7 +19,7 @@
  *
  * @module
  */
-import kafkajs from "kafkajs";
+import kafkajs from "./kafkajs.ts";
 import { Buffer } from "node:buffer";
 import type { KafkaJs } from "./client.ts";
 import type { OutgoingMessage } from "./message.ts";
@@ -141,13 +141,8 @@ export function isConcurrentTransactionsError(err: unknown): boolean {
   return hasKafkaErrorType(err, CONCURRENT_TYPES);
 }
 
-/**
- * A transaction that failed in a way whose outcome is known and that was
- * cleanly aborted: send the same batch again soon, on the same producer.
- */
-export class TransactionRetriableError extends Error {
-  override name = "TransactionRetriableError";
-}
+/** The consumer group of the empty offset commit that opens each transaction. */
+export const TRANSACTION_GATE_GROUP = "kafka-transaction-gate";
 
 export interface TransactionalProducerOptions {
   transactionalId: string;
@@ -213,7 +208,7 @@ export class TransactionalProducer {
     this.#busy = true;
     try {
       await this.connect();
-      const tx = await this.#producer!.transaction();
+      const tx = await this.#openTransaction();
       try {
         await work({
           send: async (batches) => {
@@ -227,20 +222,15 @@ export class TransactionalProducer {
         });
         await tx.commit();
       } catch (err) {
-        const aborted = await tx.abort().then(() => true, () => false);
-        // CONCURRENT_TRANSACTIONS comes before any record of the refused
-        // request is sent, so after a clean abort the producer's sequence
-        // numbers still match the brokers' and it may be reused. Any other
-        // error may hide a request of unknown outcome: the producer goes.
-        if (aborted && isConcurrentTransactionsError(err)) {
-          throw new TransactionRetriableError("the previous transaction is still completing", {
-            cause: err,
-          });
-        }
+        await tx.abort().catch(() => {});
         throw err;
       }
     } catch (err) {
-      if (err instanceof TransactionRetriableError) throw err;
+      // Whatever failed may hide a produce request of unknown outcome, or
+      // one kafkajs gave up on while a sibling request to another broker
+      // was still in flight (its sequence numbers are then wrong): only a
+      // new producer (a new epoch) is safe. Our relay test of a saga load
+      // lost events when we reused the producer after such a failure.
       await this.reset();
       if (isFencingError(err)) {
         throw new ProducerFencedError(
@@ -251,6 +241,32 @@ export class TransactionalProducer {
       throw err;
     } finally {
       this.#busy = false;
+    }
+  }
+
+  /**
+   * Begins a transaction once the coordinator has finished the previous one.
+   *
+   * Right after a commit the coordinator is still writing its markers and
+   * refuses to add partitions (CONCURRENT_TRANSACTIONS). kafkajs adds
+   * partitions per broker while producing, concurrently, so that refusal
+   * would come in the middle of a send. Instead, the transaction first adds
+   * an (empty) offset commit for a gate group: a coordinator-only request
+   * that produces nothing, so it can simply be retried on the same producer
+   * until the coordinator is ready; after it, the transaction is ongoing and
+   * adding partitions is never refused for that reason.
+   */
+  async #openTransaction() {
+    for (let attempt = 1;; attempt++) {
+      const tx = await this.#producer!.transaction();
+      try {
+        await tx.sendOffsets({ consumerGroupId: TRANSACTION_GATE_GROUP, topics: [] });
+        return tx;
+      } catch (err) {
+        await tx.abort().catch(() => {});
+        if (!isConcurrentTransactionsError(err) || attempt >= 500) throw err;
+        await new Promise((r) => setTimeout(r, Math.min(2 * attempt, 20)));
+      }
     }
   }
 

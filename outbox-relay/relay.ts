@@ -27,7 +27,6 @@ import {
   RELAY_DLQ_TOPIC,
   type TopicBatch,
   TransactionalProducer,
-  TransactionRetriableError,
 } from "../kafka/mod.ts";
 import type { Logger } from "../kit/log.ts";
 import { CheckpointStore } from "./checkpoint.ts";
@@ -407,12 +406,6 @@ class Session {
       } catch (err) {
         if (err instanceof ProducerFencedError || this.#interrupted) throw err;
         this.#metrics.transactionRetries.inc();
-        if (err instanceof TransactionRetriableError) {
-          // The previous commit's markers are still being written: a normal,
-          // brief state (the Java client retries it every 20 ms too).
-          await sleep(20);
-          continue;
-        }
         if (attempt <= 3 || attempt % 10 === 0) {
           this.#log.warn("kafka transaction failed; sending the batch again", {
             attempt,

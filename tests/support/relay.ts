@@ -260,7 +260,10 @@ export async function writeEvents(
         });
         for (let attempt = 1;; attempt++) {
           try {
-            await insertWithIds(outbox, sql, rows);
+            // A query on a connection Postgres closed can hang forever in
+            // postgres.js 3.4.9 (porsager/postgres #1208, db/socket_guard.ts):
+            // give each attempt a deadline and check the table before the next.
+            await withTimeout(insertWithIds(outbox, sql, rows), 10_000);
             break;
           } catch (err) {
             if (attempt > 60) throw err;
@@ -273,6 +276,14 @@ export async function writeEvents(
   } finally {
     await sql.end();
   }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
 /** Inserts with client-made ids; after an unknown outcome, looks before retrying. */

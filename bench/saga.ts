@@ -1,0 +1,680 @@
+/**
+ * `deno task bench:saga` (run it as `./dev deno task bench:saga`): issue #5's
+ * benchmark of the order saga, end to end on real processes. It starts the
+ * suite as the e2e tests do (tests/support/suite.ts: a relay — standby while
+ * `./dev up`'s relay holds the slot, that one publishes —, two order
+ * instances, inventory, coupon, point), seeds products and users through the
+ * admin APIs, opens one WebSocket per user (`GET /orders/ws`, spread over
+ * both order instances) and drives orders over HTTP:
+ *
+ *  1. parallel: simple orders (1–3 lines, no coupon, no points) with the
+ *     rollout switch at hybrid / enabled / 100 % (so they run in parallel),
+ *     BENCH_CONCURRENCY clients for BENCH_SECONDS, requests alternating
+ *     between the two order instances → sagas/s, HTTP and completion times;
+ *  2. + 3. parallel vs sequential: the SAME orders (same per-client sequence
+ *     of shapes) with a coupon and points too, once with the strategy forced
+ *     to parallel, once forced to sequential. Why not the simple orders of
+ *     phase 1: their only steps are stock lines, and stock lines are ONE
+ *     stage in sequential mode (services/order/domain/saga.ts), so sequential
+ *     and parallel are the same saga for them; the modes differ only for
+ *     orders with more than one kind of step (stock → coupon → point, the
+ *     report's own load test, §6.3.1). Forcing the mode on identical orders
+ *     keeps everything else equal.
+ *
+ * Per order: HTTP time of POST /orders (until the 202 body is read) and
+ * completion time (POST sent → the WebSocket's COMPLETED). Load model:
+ * BENCH_CONCURRENCY clients, each with at most BENCH_WINDOW orders waiting
+ * for their outcome (default 1: a user places an order, waits for its
+ * outcome, places the next). So the orders in flight are bounded and a
+ * saturated pipeline shows as throughput, not as a backlog that grows with
+ * the run's length (BENCH_WINDOW=0: the next POST follows the 202 at once,
+ * no bound). The comparison runs the same load (BENCH_COMPARE_CONCURRENCY,
+ * BENCH_COMPARE_WINDOW default to the same). Afterwards the database tells
+ * where the time went per hop (outbox row → participant's inbox → reply
+ * applied → WebSocket), /proc the CPU per process group, and the active
+ * relay's /metrics its transactions.
+ *
+ * Errors: non-202 answers, and accepted orders not COMPLETED within
+ * BENCH_COMPLETION_TIMEOUT_MS (cancelled, or no outcome). An order the
+ * database shows COMPLETED in time whose notification never came is counted
+ * apart (`ws_missed`), not as an error.
+ *
+ * The mode settings are restored and every process started is stopped at
+ * the end, also on failure or Ctrl-C. The last line printed is one JSON
+ * object. Settings (defaults): BENCH_SECONDS (20), BENCH_CONCURRENCY (32),
+ * BENCH_WINDOW (1), BENCH_COMPARE_SECONDS (= BENCH_SECONDS; 0 skips the
+ * comparison), BENCH_COMPARE_CONCURRENCY, BENCH_COMPARE_WINDOW (= the main
+ * load's), BENCH_USERS (= clients), BENCH_PRODUCTS (100),
+ * BENCH_WARMUP_SECONDS (3), BENCH_COMPLETION_TIMEOUT_MS (10000),
+ * BENCH_SIMPLE_SEQUENTIAL (also run phase 1's orders forced sequential),
+ * BENCH_EXTRA (more service instances in the same consumer groups, e.g.
+ * `inventory=2,order=1`: an experiment in scaling out).
+ * Variables of the services (e.g. INVENTORY_DB_POOL_MAX) reach the
+ * processes the suite starts, not `./dev up`'s.
+ *
+ * @module
+ */
+import { connectAdmin } from "../db/mod.ts";
+import { envBool, envInt, envString } from "../kit/env.ts";
+import { ManagedProcess, testPort } from "../tests/support/process.ts";
+import { Client, Suite } from "../tests/support/suite.ts";
+import {
+  type BenchUser,
+  CpuMeter,
+  type CpuSnapshot,
+  drain,
+  drive,
+  Notifications,
+  pidFile,
+  pidsNamed,
+  readBack,
+  type Sample,
+} from "./saga_load.ts";
+import { nowMs, percentile, round, scrape, sleep, table } from "./support.ts";
+
+const seconds = envInt("BENCH_SECONDS", 20, 1, 3_600);
+const concurrency = envInt("BENCH_CONCURRENCY", 32, 1, 2_000);
+const window = envInt("BENCH_WINDOW", 1, 0, 10_000);
+const compareConcurrency = envInt("BENCH_COMPARE_CONCURRENCY", concurrency, 1, 2_000);
+const cfg = {
+  seconds,
+  concurrency,
+  window,
+  compareSeconds: envInt("BENCH_COMPARE_SECONDS", seconds, 0, 3_600),
+  compareConcurrency,
+  compareWindow: envInt("BENCH_COMPARE_WINDOW", window, 0, 10_000),
+  users: envInt("BENCH_USERS", Math.max(concurrency, compareConcurrency), 1, 10_000),
+  products: envInt("BENCH_PRODUCTS", 100, 3, 100_000),
+  warmupSeconds: envInt("BENCH_WARMUP_SECONDS", 3, 0, 600),
+  completionTimeoutMs: envInt("BENCH_COMPLETION_TIMEOUT_MS", 10_000, 1_000),
+  simpleSequential: envBool("BENCH_SIMPLE_SEQUENTIAL", false),
+  /** Extra service instances joining the same consumer groups, e.g. `inventory=2,order=1`. */
+  extra: envString("BENCH_EXTRA", ""),
+  /** The `./dev up` relay: the one that publishes while it holds the slot. */
+  relayPort: envInt("RELAY_HTTP_PORT", 7070, 1, 65_535),
+};
+
+const TARGETS = {
+  sagas_per_s: 500,
+  http_p95_ms: 50,
+  completion_p95_ms: 800,
+  parallel_vs_sequential_p50: 0.5,
+};
+
+const ROOT = new URL("../", import.meta.url).pathname;
+const run = crypto.randomUUID().slice(0, 8);
+const log = (msg: string) =>
+  console.log(`[bench:saga ${new Date().toISOString().slice(11, 19)}] ${msg}`);
+
+type ModeSettings = { strategy: string; parallelEnabled: boolean; parallelPercentage: number };
+const HYBRID: ModeSettings = { strategy: "hybrid", parallelEnabled: true, parallelPercentage: 100 };
+const FORCE_PARALLEL: ModeSettings = { ...HYBRID, strategy: "parallel" };
+const FORCE_SEQUENTIAL: ModeSettings = { ...HYBRID, strategy: "sequential" };
+
+/**
+ * More instances of the services (an experiment: does scaling a consumer
+ * group out help?). They are started like the suite's own (same
+ * environment), join the same consumer groups, and get no HTTP traffic.
+ */
+function extraInstances(spec: string): ManagedProcess[] {
+  const scripts: Record<string, [string, string]> = {
+    order: ["services/order/main.ts", "ORDER_HTTP_PORT"],
+    inventory: ["services/inventory/main.ts", "INVENTORY_HTTP_PORT"],
+    coupon: ["services/coupon/main.ts", "COUPON_HTTP_PORT"],
+    point: ["services/point/main.ts", "POINT_HTTP_PORT"],
+  };
+  const out: ManagedProcess[] = [];
+  for (const part of spec.split(",").map((x) => x.trim()).filter(Boolean)) {
+    const [service, n] = part.split("=");
+    if (!scripts[service] || !/^\d+$/.test(n ?? "")) {
+      throw new Error(
+        `BENCH_EXTRA: "${part}" is not service=count (order, inventory, coupon, point)`,
+      );
+    }
+    for (let i = 0; i < Number(n); i++) {
+      const [script, portVar] = scripts[service];
+      out.push(
+        new ManagedProcess({
+          name: `${service}-extra-${i}`,
+          script,
+          port: testPort(),
+          env: {
+            CONSUMER_RETRY_DELAY_MS: "200",
+            ORDER_INSTANCE_ID: `bench-order-extra-${i}-${Deno.pid}`,
+            ORDER_SAGA_DEADLINE_MS: "30000",
+            ORDER_DEADLINE_SWEEP_MS: "200",
+          },
+        }).withPortEnv(portVar),
+      );
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- orders
+
+/** A deterministic number in [0, 1) for (client, order number, salt): same orders every phase. */
+function unit(c: number, k: number, salt: number): number {
+  let h = Math.imul(c + 1, 0x9e3779b1) ^ Math.imul(k + 1, 0x85ebca77) ^ Math.imul(salt, 0xc2b2ae3d);
+  h = Math.imul(h ^ (h >>> 16), 0x7feb352d);
+  h = Math.imul(h ^ (h >>> 15), 0x846ca68b);
+  return ((h ^ (h >>> 16)) >>> 0) / 2 ** 32;
+}
+
+const productIds = Array.from({ length: cfg.products }, (_, i) => `bench-${run}-p${i}`);
+
+/** 1–3 lines of distinct products, quantity 1–2: the k-th order of client c. */
+function lines(c: number, k: number) {
+  const n = 1 + Math.floor(unit(c, k, 1) * 3);
+  const picked = new Set<string>();
+  for (let salt = 2; picked.size < n; salt++) {
+    picked.add(productIds[Math.floor(unit(c, k, salt) * productIds.length)]);
+  }
+  return [...picked].map((productId, i) => ({
+    productId,
+    quantity: 1 + Math.floor(unit(c, k, 100 + i) * 2),
+  }));
+}
+
+// ---------------------------------------------------------------- phases
+
+interface PhaseDef {
+  name: string;
+  what: string;
+  settings: ModeSettings;
+  expectMode: string;
+  seconds: number;
+  concurrency: number;
+  window: number;
+  /** Orders with a coupon and points (the coupon is made for each order, untimed). */
+  full: boolean;
+}
+
+interface PhaseResult {
+  def: PhaseDef;
+  samples: Sample[];
+  start: number;
+  sendEnd: number;
+  drainedAt: number;
+  cpu: ReturnType<CpuMeter["between"]>;
+  relay: RelayDelta | undefined;
+  db: Awaited<ReturnType<typeof readBack>>;
+}
+
+interface RelayDelta {
+  transactions: number;
+  retries: number;
+  events: number;
+  publishMeanMs: number;
+  publishP50Ms: number;
+  publishP95Ms: number;
+}
+
+function relayDelta(a: Map<string, number> | undefined, b: Map<string, number> | undefined) {
+  if (!a || !b) return undefined;
+  const d = (name: string) => (b.get(name) ?? 0) - (a.get(name) ?? 0);
+  const count = d("relay_commit_to_publish_seconds_count");
+  const buckets = [...b.keys()]
+    .filter((k) => k.startsWith("relay_commit_to_publish_seconds_bucket{"))
+    .map((k) => ({ le: Number(/le="([^"]+)"/.exec(k)?.[1] ?? "Infinity"), n: d(k) }))
+    .sort((x, y) => x.le - y.le);
+  /** The bucket bound the p-th percentile falls under (a histogram only knows that much). */
+  const pct = (p: number) => {
+    const want = (p / 100) * count;
+    const hit = buckets.find((x) => x.n >= want);
+    return hit ? hit.le * 1000 : NaN;
+  };
+  return {
+    transactions: d("relay_kafka_transactions_total"),
+    retries: d("relay_kafka_transaction_retries_total"),
+    events: d("relay_events_published_total"),
+    publishMeanMs: count > 0 ? (d("relay_commit_to_publish_seconds_sum") / count) * 1000 : NaN,
+    publishP50Ms: pct(50),
+    publishP95Ms: pct(95),
+  };
+}
+
+const sorted = (xs: number[]) => xs.filter(Number.isFinite).sort((a, b) => a - b);
+const p = (xs: number[], q: number) => round(percentile(xs, q));
+
+/** The figures of one phase. */
+function summarize(r: PhaseResult) {
+  const { samples, start, def } = r;
+  const accepted = samples.filter((s) => s.status === 202);
+  const non202 = samples.length - accepted.length;
+  const timeout = cfg.completionTimeoutMs;
+  let wsMissed = 0, cancelled = 0, timedOut = 0;
+  const completion: number[] = [];
+  const completedAt: number[] = [];
+  for (const s of accepted) {
+    if (s.final === "COMPLETED" && s.finalAt! - s.sentAt <= timeout) {
+      completion.push(s.finalAt! - s.sentAt);
+      completedAt.push(s.finalAt!);
+      continue;
+    }
+    const row = s.orderId ? r.db.orders.get(s.orderId) : undefined;
+    if (s.final === "CANCELLED" || row?.status === "CANCELLED") cancelled++;
+    else if (
+      row?.status === "COMPLETED" && row.finishedMs !== null && row.finishedMs - s.sentAt <= timeout
+    ) {
+      wsMissed++;
+      completedAt.push(row.finishedMs);
+    } else timedOut++;
+  }
+  const windowEnd = start + def.seconds * 1000;
+  const inWindow = completedAt.filter((t) => t <= windowEnd).length;
+  const http = sorted(accepted.map((s) => s.httpMs));
+  const done = sorted(completion);
+  const lastDone = completedAt.length ? Math.max(...completedAt) : start;
+  return {
+    sent: samples.length,
+    accepted: accepted.length,
+    non202,
+    completed: completion.length + wsMissed,
+    cancelled,
+    timedOut,
+    wsMissed,
+    errors: non202 + cancelled + timedOut,
+    modeMismatch: accepted.filter((s) => s.mode !== def.expectMode).length,
+    placedPerS: round(accepted.filter((s) => s.sentAt <= windowEnd).length / def.seconds),
+    sagasPerS: round(inWindow / def.seconds),
+    sagasPerSWithDrain: round(completedAt.length / Math.max(0.001, (lastDone - start) / 1000)),
+    backlogAtEnd: accepted.filter((s) => s.sentAt <= windowEnd).length - inWindow,
+    http: { p50: p(http, 50), p95: p(http, 95), p99: p(http, 99), max: p(http, 100) },
+    completion: {
+      p50: p(done, 50),
+      p95: p(done, 95),
+      p99: p(done, 99),
+      max: p(done, 100),
+      mean: round(done.reduce((a, b) => a + b, 0) / Math.max(1, done.length)),
+    },
+  };
+}
+
+/** Where the time of the completed orders went, hop by hop (database timestamps). */
+function hops(r: PhaseResult): [string, number, number, number][] {
+  const byId = new Map(r.samples.filter((s) => s.orderId).map((s) => [s.orderId!, s]));
+  const accept: number[] = [], saga: number[] = [], notify: number[] = [];
+  for (const [id, row] of r.db.orders) {
+    const s = byId.get(id)!;
+    accept.push(row.createdMs - s.sentAt);
+    if (row.status === "COMPLETED" && row.finishedMs !== null) {
+      saga.push(row.finishedMs - row.createdMs);
+      if (s.final === "COMPLETED") notify.push(s.finalAt! - row.finishedMs);
+    }
+  }
+  const out: [string, number, number, number][] = [];
+  const add = (label: string, xs: number[]) => {
+    const s = sorted(xs);
+    if (s.length > 0) out.push([label, s.length, p(s, 50), p(s, 95)]);
+  };
+  add("POST sent → order row written", accept);
+  for (const kind of ["stock", "coupon", "point"] as const) {
+    const steps = r.db.steps.filter((x) => x.kind === kind);
+    add(
+      `${kind} request → participant's tx begins`,
+      steps.filter((x) => x.handledMs !== null).map((x) => x.handledMs! - x.requestedMs),
+    );
+    add(
+      `${kind} participant's tx → reply applied`,
+      steps.filter((x) => x.handledMs !== null && x.appliedMs !== null).map((x) =>
+        x.appliedMs! - x.handledMs!
+      ),
+    );
+  }
+  add("order row → saga COMPLETED (in the db)", saga);
+  add("COMPLETED in the db → WebSocket message", notify);
+  return out;
+}
+
+// ---------------------------------------------------------------- main
+
+const suite = new Suite();
+const extras = extraInstances(cfg.extra);
+const admin = Client.admin();
+const sql = connectAdmin({ max: 2 });
+const notifications = new Notifications();
+let savedSettings: ModeSettings | null = null;
+let cleaned: Promise<void> | null = null;
+
+function cleanup(): Promise<void> {
+  cleaned ??= (async () => {
+    if (savedSettings) {
+      const res = await admin.call(suite.orders[0], "PUT", "/admin/settings/mode", savedSettings)
+        .catch((err) => ({ status: 0, body: String(err) }));
+      if (res.status === 200) log(`mode settings restored: ${JSON.stringify(savedSettings)}`);
+      else log(`could not restore the mode settings (${res.status}): ${JSON.stringify(res.body)}`);
+    }
+    notifications.close();
+    await sql.end({ timeout: 5 }).catch(() => {});
+    await Promise.all([suite.stop(), ...extras.map((p) => p.stop())]);
+    log("suite stopped");
+  })();
+  return cleaned;
+}
+
+for (const sig of ["SIGINT", "SIGTERM"] as const) {
+  Deno.addSignalListener(sig, () => {
+    log(`${sig}: cleaning up`);
+    cleanup().finally(() => Deno.exit(130));
+  });
+}
+
+const cpu = new CpuMeter()
+  .group("bench (this process)", () => [Deno.pid])
+  .group("suite order ×2", () => suite.orders.map((o) => o.pid))
+  .group("suite inventory", () => [suite.inventory.pid])
+  .group("suite coupon + point", () => [suite.coupon.pid, suite.point.pid])
+  .group("suite relay (standby)", () => [suite.relay.pid])
+  .group("extra instances (BENCH_EXTRA)", () => extras.map((p) => p.pid))
+  .group("./dev relay (active)", () => [pidFile(`${ROOT}.data/run/relay.pid`)])
+  .group(
+    "./dev services ×4",
+    () =>
+      ["order", "inventory", "coupon", "point"].map((n) => pidFile(`${ROOT}.data/run/${n}.pid`)),
+  )
+  .group("kafka ×3", () => [1, 2, 3].map((n) => pidFile(`${ROOT}.data/run/kafka-${n}.pid`)))
+  .group("postgres", () => pidsNamed("postgres"));
+
+async function runPhase(def: PhaseDef, users: BenchUser[]): Promise<PhaseResult> {
+  const set = await admin.call(suite.orders[0], "PUT", "/admin/settings/mode", def.settings);
+  if (set.status !== 200) throw new Error(`PUT /admin/settings/mode: ${set.status}`);
+  log(
+    `${def.name}: ${def.what}; ${def.concurrency} clients, window ${def.window}, ${def.seconds} s`,
+  );
+  const cpu0: CpuSnapshot = cpu.snapshot();
+  const relay0 = await scrape(cfg.relayPort);
+  const { samples, start } = await drive({
+    seconds: def.seconds,
+    concurrency: def.concurrency,
+    window: def.window,
+    users,
+    instances: suite.orders,
+    notifications,
+    completionTimeoutMs: cfg.completionTimeoutMs,
+    body: async (u, c, k) => {
+      const body: Record<string, unknown> = { items: lines(c, k) };
+      if (def.full) {
+        const res = await admin.call<{ id: string }>(suite.coupon, "POST", "/admin/coupons", {
+          userId: u.client.userId,
+          discount: 100,
+        });
+        if (res.status !== 201) throw new Error(`POST /admin/coupons: ${res.status}`);
+        body.couponId = res.body.id;
+        body.points = 10;
+      }
+      return body;
+    },
+  });
+  const sendEnd = nowMs();
+  const cpu1 = cpu.snapshot();
+  log(`${def.name}: ${samples.length} orders sent; waiting for their outcomes`);
+  await drain(samples, notifications, cfg.completionTimeoutMs);
+  const drainedAt = nowMs();
+  await sleep(300); // the relay's last transaction of the phase
+  const relay1 = await scrape(cfg.relayPort);
+  const db = await readBack(sql, samples.filter((s) => s.orderId).map((s) => s.orderId!));
+  return {
+    def,
+    samples,
+    start,
+    sendEnd,
+    drainedAt,
+    cpu: cpu.between(cpu0, cpu1),
+    relay: relayDelta(relay0, relay1),
+    db,
+  };
+}
+
+const t0 = nowMs();
+let exitCode = 0;
+let summaryLine: string | null = null;
+try {
+  log(`starting the suite (relay, 2 × order, inventory, coupon, point)`);
+  await suite.start();
+  for (const p of extras) p.start();
+  await Promise.all(extras.map((p) => p.ready(60_000)));
+  if (extras.length > 0) log(`extra instances: ${extras.map((p) => p.name).join(", ")}`);
+  const relayHealth = await suite.relay.get<{ state: string }>("/health");
+  const devRelay = await fetch(`http://127.0.0.1:${cfg.relayPort}/health`)
+    .then((r) => r.json() as Promise<{ state: string; instance: string }>).catch(() => undefined);
+  log(
+    `suite up in ${round((nowMs() - t0) / 1000)} s; suite relay ${relayHealth?.state}, ` +
+      `relay on :${cfg.relayPort} ${devRelay?.state ?? "not answering"}`,
+  );
+
+  const saved = await admin.call<ModeSettings>(suite.orders[0], "GET", "/admin/settings/mode");
+  if (saved.status !== 200) throw new Error(`GET /admin/settings/mode: ${saved.status}`);
+  savedSettings = saved.body;
+
+  // Seed: products with plenty of stock, users (with points when the comparison runs).
+  const seedT0 = nowMs();
+  const inBatches = async <T>(items: T[], n: number, f: (x: T) => Promise<void>) => {
+    for (let i = 0; i < items.length; i += n) await Promise.all(items.slice(i, i + n).map(f));
+  };
+  await inBatches(productIds, 16, async (id) => {
+    const res = await admin.call(suite.inventory, "POST", "/products", {
+      id,
+      name: `bench product ${id}`,
+      price: 1_000,
+      stock: 100_000_000,
+    });
+    if (res.status !== 201) {
+      throw new Error(`POST /products: ${res.status} ${JSON.stringify(res.body)}`);
+    }
+  });
+  const users: BenchUser[] = [];
+  for (let i = 0; i < cfg.users; i++) {
+    const client = new Client(`bench-${run}-u${i}`);
+    users.push({ client, token: await client.token(), socketVia: suite.orders[i % 2] });
+  }
+  if (cfg.compareSeconds > 0) {
+    await inBatches(users, 16, async (u) => {
+      const res = await admin.call(suite.point, "POST", "/admin/points/grant", {
+        userId: u.client.userId,
+        amount: 100_000_000,
+      });
+      if (res.status !== 200) throw new Error(`points grant: ${res.status}`);
+    });
+  }
+  await notifications.open(users);
+  log(
+    `seeded ${productIds.length} products, ${users.length} users, ` +
+      `${users.length} WebSockets in ${round((nowMs() - seedT0) / 1000)} s`,
+  );
+
+  const phases: PhaseDef[] = [{
+    name: "parallel",
+    what: "simple orders, hybrid 100 % (→ parallel)",
+    settings: HYBRID,
+    expectMode: "parallel",
+    seconds: cfg.seconds,
+    concurrency: cfg.concurrency,
+    window: cfg.window,
+    full: false,
+  }];
+  if (cfg.simpleSequential) {
+    phases.push({
+      ...phases[0],
+      name: "simple-seq",
+      what: "the same simple orders, forced sequential",
+      settings: FORCE_SEQUENTIAL,
+      expectMode: "sequential",
+    });
+  }
+  if (cfg.compareSeconds > 0) {
+    const cmp = {
+      seconds: cfg.compareSeconds,
+      concurrency: cfg.compareConcurrency,
+      window: cfg.compareWindow,
+      full: true,
+    };
+    phases.push({
+      name: "cmp-parallel",
+      what: "orders with coupon + points, forced parallel",
+      settings: FORCE_PARALLEL,
+      expectMode: "parallel",
+      ...cmp,
+    }, {
+      name: "cmp-sequential",
+      what: "the same orders, forced sequential",
+      settings: FORCE_SEQUENTIAL,
+      expectMode: "sequential",
+      ...cmp,
+    });
+  }
+
+  if (cfg.warmupSeconds > 0) {
+    await admin.call(suite.orders[0], "PUT", "/admin/settings/mode", HYBRID);
+    const warm = await drive({
+      seconds: cfg.warmupSeconds,
+      concurrency: cfg.concurrency,
+      window: 1,
+      users,
+      instances: suite.orders,
+      notifications,
+      completionTimeoutMs: 15_000,
+      body: (_u, c, k) => Promise.resolve({ items: lines(c, 1_000_000 + k) }),
+    });
+    await drain(warm.samples, notifications, 15_000);
+    const ok = warm.samples.filter((s) => s.final === "COMPLETED").length;
+    log(`warm-up: ${warm.samples.length} orders, ${ok} completed over the WebSockets`);
+    if (ok === 0) throw new Error("warm-up: no order completed over the WebSockets");
+  }
+
+  const results: PhaseResult[] = [];
+  for (const def of phases) results.push(await runPhase(def, users));
+  const sums = results.map(summarize);
+  const byName = (n: string) => sums[results.findIndex((r) => r.def.name === n)];
+
+  // ---------------------------------------------------------------- report
+  console.log("");
+  console.log(table([
+    ["", ...results.map((r) => r.def.name)],
+    ["what", ...results.map((r) => r.def.what)],
+    [
+      "clients × window, seconds",
+      ...results.map((r) => `${r.def.concurrency} × ${r.def.window || "∞"}, ${r.def.seconds}`),
+    ],
+    ["orders sent / 202", ...sums.map((s) => `${s.sent} / ${s.accepted}`)],
+    ["placed/s", ...sums.map((s) => s.placedPerS)],
+    ["sagas/s (completed in the window)", ...sums.map((s) => s.sagasPerS)],
+    ["sagas/s (incl. drain)", ...sums.map((s) => s.sagasPerSWithDrain)],
+    ["not done when sending stopped", ...sums.map((s) => s.backlogAtEnd)],
+    [
+      "HTTP p50 / p95 / p99 / max ms",
+      ...sums.map((s) => `${s.http.p50} / ${s.http.p95} / ${s.http.p99} / ${s.http.max}`),
+    ],
+    [
+      "completion p50 / p95 / p99 ms",
+      ...sums.map((s) => `${s.completion.p50} / ${s.completion.p95} / ${s.completion.p99}`),
+    ],
+    ["completion mean / max ms", ...sums.map((s) => `${s.completion.mean} / ${s.completion.max}`)],
+    [
+      "errors (non-202, cancelled, timed out)",
+      ...sums.map((s) => `${s.errors} (${s.non202}, ${s.cancelled}, ${s.timedOut})`),
+    ],
+    ["completed, no WebSocket message", ...sums.map((s) => s.wsMissed)],
+    ["mode other than expected", ...sums.map((s) => s.modeMismatch)],
+    [
+      "relay txns / retries / events",
+      ...results.map((r) =>
+        r.relay ? `${r.relay.transactions} / ${r.relay.retries} / ${r.relay.events}` : "n/a"
+      ),
+    ],
+    [
+      "relay events per txn",
+      ...results.map((r) =>
+        r.relay ? round(r.relay.events / Math.max(1, r.relay.transactions)) : "n/a"
+      ),
+    ],
+    [
+      "relay commit→publish mean / p50≤ / p95≤ ms",
+      ...results.map((r) =>
+        r.relay
+          ? `${round(r.relay.publishMeanMs)} / ${r.relay.publishP50Ms} / ${r.relay.publishP95Ms}`
+          : "n/a"
+      ),
+    ],
+    ["host CPU busy %", ...results.map((r) => round(r.cpu.hostPct))],
+  ]));
+  for (const r of results) {
+    console.log(`\nwhere the time went, ${r.def.name} (database timestamps; ms)`);
+    console.log(table([["hop", "n", "p50", "p95"], ...hops(r)]));
+  }
+  console.log(
+    "\nCPU while sending (cores; this machine has " +
+      `${navigator.hardwareConcurrency})`,
+  );
+  console.log(table([
+    ["process group", ...results.map((r) => r.def.name)],
+    ...results[0].cpu.groups.map(([name], i) => [
+      name,
+      ...results.map((r) => round(r.cpu.groups[i][1], 2)),
+    ]),
+  ]));
+
+  for (const r of results) {
+    const other = r.cpu.groups.find(([name]) => name === "other")?.[1] ?? 0;
+    if (other > 0.15) {
+      console.log(
+        `note: processes outside the suite, ./dev up and Kafka/Postgres used ${round(other, 2)} ` +
+          `cores during ${r.def.name}: its figures are disturbed`,
+      );
+    }
+  }
+
+  const par = byName("parallel");
+  const cmpPar = cfg.compareSeconds > 0 ? byName("cmp-parallel") : undefined;
+  const cmpSeq = cfg.compareSeconds > 0 ? byName("cmp-sequential") : undefined;
+  const ratio = cmpPar && cmpSeq ? round(cmpPar.completion.p50 / cmpSeq.completion.p50, 3) : null;
+  const summary = {
+    sagas_per_s: par.sagasPerS,
+    http_p50_ms: par.http.p50,
+    http_p95_ms: par.http.p95,
+    http_p99_ms: par.http.p99,
+    completion_p50_ms: par.completion.p50,
+    completion_p95_ms: par.completion.p95,
+    completion_p99_ms: par.completion.p99,
+    errors: par.errors,
+    orders: par.accepted,
+    ws_missed: par.wsMissed,
+    sequential_completion_p50_ms: cmpSeq?.completion.p50 ?? null,
+    sequential_completion_p95_ms: cmpSeq?.completion.p95 ?? null,
+    compare_parallel_completion_p50_ms: cmpPar?.completion.p50 ?? null,
+    compare_parallel_completion_p95_ms: cmpPar?.completion.p95 ?? null,
+    compare_errors: cmpPar && cmpSeq ? cmpPar.errors + cmpSeq.errors : null,
+    parallel_vs_sequential_p50: ratio,
+    targets: TARGETS,
+    targets_met: {
+      sagas_per_s: par.sagasPerS >= TARGETS.sagas_per_s,
+      http_p95_ms: par.http.p95 <= TARGETS.http_p95_ms,
+      completion_p95_ms: par.completion.p95 <= TARGETS.completion_p95_ms,
+      parallel_vs_sequential_p50: ratio !== null && ratio <= TARGETS.parallel_vs_sequential_p50,
+    },
+    config: {
+      seconds: cfg.seconds,
+      concurrency: cfg.concurrency,
+      window: cfg.window,
+      compare_seconds: cfg.compareSeconds,
+      compare_concurrency: cfg.compareConcurrency,
+      compare_window: cfg.compareWindow,
+      users: cfg.users,
+      products: cfg.products,
+      completion_timeout_ms: cfg.completionTimeoutMs,
+      extra: cfg.extra || null,
+      cpus: navigator.hardwareConcurrency,
+    },
+    phases: Object.fromEntries(results.map((r, i) => [r.def.name, sums[i]])),
+    run_seconds: round((nowMs() - t0) / 1000),
+  };
+  summaryLine = JSON.stringify(summary);
+} catch (err) {
+  exitCode = 1;
+  console.error(err);
+  console.error(suite.logs().slice(-8_000));
+} finally {
+  await cleanup();
+}
+if (summaryLine) console.log(`\n${summaryLine}`);
+Deno.exit(exitCode);
