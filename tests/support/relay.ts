@@ -10,9 +10,8 @@ import { connectAdmin } from "../../db/mod.ts";
 import { Admin } from "../../kafka/mod.ts";
 import { ensureRelaySlot } from "../../db/migrate.ts";
 import { testKafka } from "./kafka.ts";
+import { ManagedProcess, testPort } from "./process.ts";
 import { eventually, sleep, uniqueName } from "./dev.ts";
-
-const ROOT = new URL("../../", import.meta.url).pathname;
 
 export function adminSql(max = 10) {
   return connectAdmin({ max });
@@ -107,18 +106,8 @@ export class TestOutbox {
   }
 }
 
-let nextPort = 17_100 + Math.floor(Math.random() * 800);
-
 /** One relay process for a TestOutbox. */
-export class RelayProcess {
-  readonly port = nextPort++;
-  readonly name: string;
-  #child: Deno.ChildProcess | null = null;
-  #log: string[] = [];
-  #outbox: TestOutbox;
-  #extraEnv: Record<string, string>;
-  #denoFlags: string[];
-
+export class RelayProcess extends ManagedProcess {
   /** `denoFlags` go between `deno run -A` and the script (e.g. `--cpu-prof`). */
   constructor(
     outbox: TestOutbox,
@@ -126,87 +115,29 @@ export class RelayProcess {
     extraEnv: Record<string, string> = {},
     denoFlags: string[] = [],
   ) {
-    this.#outbox = outbox;
-    this.name = name;
-    this.#extraEnv = extraEnv;
-    this.#denoFlags = denoFlags;
-  }
-
-  start(): this {
-    this.#child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", ...this.#denoFlags, `${ROOT}outbox-relay/main.ts`],
+    const port = testPort();
+    super({
+      name,
+      script: "outbox-relay/main.ts",
+      port,
+      denoFlags,
       env: {
-        RELAY_INSTANCE_ID: this.name,
-        RELAY_SLOT: this.#outbox.slot,
-        RELAY_PUBLICATION: this.#outbox.publication,
-        RELAY_HTTP_PORT: String(this.port),
+        RELAY_INSTANCE_ID: name,
+        RELAY_SLOT: outbox.slot,
+        RELAY_PUBLICATION: outbox.publication,
+        RELAY_HTTP_PORT: String(port),
         RELAY_HEARTBEAT_MS: "500",
         // A test slot covers only its own outbox, so its published position
         // says nothing about the services' outboxes: no retention runs here
         // (db/retention_test.ts tests the cleanup itself).
         RELAY_CLEANUP_INTERVAL_MS: "2147483647",
-        LOG_LEVEL: "warn",
-        ...this.#extraEnv,
+        ...extraEnv,
       },
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    for (const stream of [this.#child.stdout, this.#child.stderr]) {
-      (async () => {
-        const decoder = new TextDecoder();
-        for await (const chunk of stream) {
-          this.#log.push(decoder.decode(chunk));
-          if (this.#log.length > 200) this.#log.shift();
-        }
-      })().catch(() => {});
-    }
-    return this;
+    });
   }
 
-  get running(): boolean {
-    return this.#child !== null;
-  }
-
-  /** The relay's process id while it runs (Deno.Command spawns deno itself: this is the relay). */
-  get pid(): number | null {
-    return this.#child?.pid ?? null;
-  }
-
-  signal(sig: Deno.Signal): void {
-    this.#child?.kill(sig);
-  }
-
-  async kill(): Promise<void> {
-    if (!this.#child) return;
-    try {
-      this.#child.kill("SIGKILL");
-    } catch { /* already gone */ }
-    await this.#child.status;
-    this.#child = null;
-  }
-
-  async stop(): Promise<void> {
-    if (!this.#child) return;
-    try {
-      this.#child.kill("SIGTERM");
-    } catch { /* already gone */ }
-    const done = await Promise.race([
-      this.#child.status.then(() => true),
-      sleep(10_000).then(() => false),
-    ]);
-    if (!done) await this.kill();
-    this.#child = null;
-  }
-
-  async health(): Promise<{ state: string; checkpoint: string | null } | undefined> {
-    try {
-      const res = await fetch(`http://127.0.0.1:${this.port}/health`, {
-        signal: AbortSignal.timeout(1_000),
-      });
-      return await res.json();
-    } catch {
-      return undefined;
-    }
+  health(): Promise<{ state: string; checkpoint: string | null } | undefined> {
+    return this.get("/health");
   }
 
   async waitState(state: string, timeoutMs = 30_000): Promise<void> {
@@ -219,10 +150,6 @@ export class RelayProcess {
       timeoutMs,
       100,
     );
-  }
-
-  logs(): string {
-    return this.#log.join("");
   }
 }
 
