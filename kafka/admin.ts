@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { KafkaJs } from "./client.ts";
+import { brokersOf, createKafka, type KafkaJs } from "./client.ts";
 import { REPLICATION, type TopicSpec } from "./topics.ts";
 
 type RawAdmin = ReturnType<KafkaJs["admin"]>;
@@ -17,9 +17,11 @@ export interface TopicReport {
 
 export class Admin {
   #admin: RawAdmin;
+  #brokers: string[];
 
   constructor(kafka: KafkaJs) {
     this.#admin = kafka.admin();
+    this.#brokers = brokersOf(kafka);
   }
 
   connect(): Promise<void> {
@@ -86,25 +88,25 @@ export class Admin {
     return this.#admin.listTopics();
   }
 
-  /** Polls metadata until every partition of the topics has a leader. */
+  /**
+   * Polls metadata until every partition of the topics has a leader, as seen
+   * by EVERY broker: right after creation a broker that has not caught up
+   * answers "This server does not host this topic-partition", and a producer
+   * or consumer that asks it first fails (seen on fresh clusters).
+   */
   async waitForLeaders(topics: string[], timeoutMs = 30_000) {
-    const deadline = Date.now() + timeoutMs;
-    while (true) {
+    const meta = await waitForLeadersOn(this.#admin, topics, timeoutMs);
+    for (const broker of this.#brokers) {
+      const one = createKafka({ brokers: [broker], clientId: "leader-check", logLevel: "nothing" })
+        .admin();
+      await one.connect();
       try {
-        const meta = await this.#admin.fetchTopicMetadata({ topics });
-        const ready = meta.topics.length === topics.length &&
-          meta.topics.every((t) =>
-            t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0)
-          );
-        if (ready) return meta;
-      } catch (err) {
-        if (Date.now() > deadline) throw err;
+        await waitForLeadersOn(one, topics, timeoutMs);
+      } finally {
+        await one.disconnect();
       }
-      if (Date.now() > deadline) {
-        throw new Error(`topics without leaders after ${timeoutMs} ms: ${topics}`);
-      }
-      await new Promise((r) => setTimeout(r, 250));
     }
+    return meta;
   }
 
   /** Partition count, replicas and in-sync replicas of each partition. */
@@ -169,4 +171,24 @@ function configOf(s: TopicSpec): Record<string, string> {
     "retention.ms": String(s.retentionMs),
     ...s.config,
   };
+}
+
+async function waitForLeadersOn(admin: RawAdmin, topics: string[], timeoutMs: number) {
+  const deadline = Date.now() + timeoutMs;
+  while (true) {
+    try {
+      const meta = await admin.fetchTopicMetadata({ topics });
+      const ready = meta.topics.length === topics.length &&
+        meta.topics.every((t) =>
+          t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0)
+        );
+      if (ready) return meta;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`topics without leaders after ${timeoutMs} ms: ${topics}`);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
 }

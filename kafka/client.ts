@@ -64,11 +64,18 @@ function silenceNegativeTimeoutWarning(): void {
   };
 }
 
+const BROKERS = new WeakMap<KafkaJs, string[]>();
+
+/** The broker list a client was made with (admin.ts asks each broker in turn). */
+export function brokersOf(kafka: KafkaJs): string[] {
+  return BROKERS.get(kafka) ?? [];
+}
+
 /** Creates the kafkajs client every producer, consumer and admin of ours uses. */
 export function createKafka(opts: KafkaOptions): KafkaJs {
   registerLz4();
   silenceNegativeTimeoutWarning();
-  return new Kafka({
+  const kafka = new Kafka({
     clientId: opts.clientId,
     brokers: opts.brokers,
     logLevel: LEVELS[opts.logLevel ?? "error"],
@@ -78,4 +85,6 @@ export function createKafka(opts: KafkaOptions): KafkaJs {
     // cluster for up to ~30 s before giving an error to the caller.
     retry: { initialRetryTime: 200, retries: 8, maxRetryTime: 5_000 },
   });
+  BROKERS.set(kafka, opts.brokers);
+  return kafka;
 }

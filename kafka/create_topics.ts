@@ -5,7 +5,7 @@
 import { Admin, allTopics, createKafka, parseBrokers } from "./mod.ts";
 
 const brokers = parseBrokers(Deno.env.get("KAFKA_BROKERS") ?? "127.0.0.1:59091");
-const admin = new Admin(createKafka({ brokers, clientId: "create-topics" }));
+const admin = new Admin(createKafka({ brokers, clientId: "create-topics", logLevel: "nothing" }));
 await admin.connect();
 try {
   for (const t of await admin.ensureTopics(allTopics())) {
