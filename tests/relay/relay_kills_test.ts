@@ -78,6 +78,7 @@ Deno.test({
       const writers = writeEvents(outbox, { total: 6_000, writers: 4, paceMs: 40 });
       await sleep(2_000);
       await dev("postgres", "restart");
+      await outbox.reconnect();
       await writers;
       assert.equal(await assertExactlyOnceInOrder(outbox), 6_000);
     } catch (err) {

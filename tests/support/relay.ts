@@ -27,7 +27,23 @@ export class TestOutbox {
   readonly publication = `${this.id}_pub`;
   readonly slot = `${this.id}_slot`;
   readonly topic = `${this.id}-events`;
-  readonly sql = adminSql();
+  #sql = adminSql();
+
+  /** The superuser pool; replaced by reconnect(). */
+  get sql(): postgres.Sql {
+    return this.#sql;
+  }
+
+  /**
+   * A fresh pool after Postgres restarted: postgres.js 3.4.9 can leave a
+   * query on a connection the server closed waiting forever (porsager
+   * #1208; db/socket_guard.ts), so tests do not reuse the old one.
+   */
+  async reconnect(): Promise<void> {
+    const old = this.#sql;
+    this.#sql = adminSql();
+    await old.end({ timeout: 1 }).catch(() => {});
+  }
 
   async create(partitions = 6): Promise<this> {
     await this.sql.begin(async (tx) => {
@@ -172,7 +188,7 @@ export async function writeEvents(
   const keysPerWriter = opts.keysPerWriter ?? 8;
   const maxRows = opts.maxRows ?? 20;
   let remaining = opts.total;
-  const sql = adminSql(opts.writers + 2);
+  let sql = adminSql(opts.writers + 2);
   try {
     await Promise.all(Array.from({ length: opts.writers }, async (_, w) => {
       const seq = new Map<string, number>();
@@ -194,6 +210,12 @@ export async function writeEvents(
             break;
           } catch (err) {
             if (attempt > 60) throw err;
+            if ((err as Error).message.startsWith("no answer within")) {
+              // Its connection may be stuck for good: the writers move to a new pool.
+              const stuck = sql;
+              sql = adminSql(opts.writers + 2);
+              stuck.end({ timeout: 1 }).catch(() => {});
+            }
             await sleep(500);
           }
         }
