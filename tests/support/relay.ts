@@ -42,7 +42,9 @@ export class TestOutbox {
   async reconnect(): Promise<void> {
     const old = this.#sql;
     this.#sql = adminSql();
-    await old.end({ timeout: 1 }).catch(() => {});
+    // Not awaited: ending a pool with a stuck query can itself wait forever.
+    old.end({ timeout: 1 }).catch(() => {});
+    await Promise.resolve();
   }
 
   async create(partitions = 6): Promise<this> {
