@@ -8,8 +8,11 @@ source "$(dirname "$0")/lib.sh"
 install_apt() {
   # postgresql-15: server; redis-server: Redis; kcat: look at topics by hand;
   # docker-compose: validates docker-compose.yml (no engine needed);
-  # procps: pgrep/ps for status.
-  apt_install postgresql-15 postgresql-client-15 redis-server kcat docker-compose procps "$@"
+  # procps: pgrep/ps for status; wrk: the coupon burst's load generator;
+  # prometheus: scrapes every process, promtool tests the alert rules;
+  # chromium: the saga console's browser tests (driven by npm playwright-core).
+  apt_install postgresql-15 postgresql-client-15 redis-server kcat docker-compose procps \
+    wrk prometheus chromium "$@"
 }
 
 install_deno() {

@@ -47,3 +47,15 @@ export {
   type ReservationState,
   type RestoreStep,
 } from "./reservation.ts";
+export {
+  type Breaker,
+  BreakerOpenError,
+  type BreakerOptions,
+  type BreakerPolicy,
+  type BreakerSnapshot,
+  breakerSnapshots,
+  type BreakerState,
+  COUPON_BREAKER,
+  createBreaker,
+  STOCK_BREAKER,
+} from "./breaker.ts";
