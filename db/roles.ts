@@ -17,7 +17,7 @@ export type ServiceRole =
   | "point_service";
 
 /** Every login role a process of the suite connects as. */
-export type DbRole = ServiceRole | "outbox_relay";
+export type DbRole = ServiceRole | "outbox_relay" | "deadletter_service";
 
 /** What a role is: its schema and the variable that holds its password. */
 export interface RoleSpec {
@@ -32,6 +32,8 @@ export const DB_ROLES: Readonly<Record<DbRole, RoleSpec>> = {
   coupon_service: { schema: "coupons", passwordEnv: "COUPON_DB_PASSWORD" },
   point_service: { schema: "points", passwordEnv: "POINT_DB_PASSWORD" },
   outbox_relay: { schema: "relay", passwordEnv: "RELAY_DB_PASSWORD" },
+  // The dead-letter service (services/deadletter/, SPEC §9.2): no outbox, no inbox.
+  deadletter_service: { schema: "deadletters", passwordEnv: "DEADLETTER_DB_PASSWORD" },
 };
 
 /** The four service schemas; each has an `outbox` and an `inbox` table. */

@@ -3,13 +3,15 @@
  * points and coupons through the admin APIs, then places a mix of orders —
  * some complete, some are cancelled by stock, by a coupon, by points; in
  * parallel and in sequential mode — and prints each outcome as the order
- * service pushes it over the WebSocket.
+ * service pushes it over the WebSocket; last, a first-come-first-served coupon
+ * burst (bench/coupon_burst.ts) and its result.
  *
  *   ./dev deno run -A demo/demo.ts      (the services must be running)
  */
 import { envInt } from "../kit/env.ts";
 import { jwtSecret } from "../kit/env.ts";
 import { issueToken } from "../kit/http/auth.ts";
+import { couponBurst, describeBurst } from "../bench/coupon_burst.ts";
 
 const ports = {
   order: envInt("ORDER_HTTP_PORT", 7101),
@@ -211,3 +213,8 @@ try {
   await call(ports.order, admin, "PUT", "/admin/settings/mode", saved);
   for (const ws of sockets) ws.close();
 }
+
+// First-come-first-served coupons (SPEC §5, issue #6): a burst of 2,000
+// requests from 500 users for 100 coupons, decided by Redis, stored in Postgres.
+const burst = { port: ports.coupon, total: 100, requests: 2_000, users: 500 };
+console.log(describeBurst(await couponBurst(burst), burst.total, burst.users));

@@ -115,12 +115,19 @@ ensure_secrets() {
     {
       echo "# Made by infra/lib.sh on $(date -u +%FT%TZ). Local development secrets."
       for name in PG_SUPERUSER_PASSWORD REDIS_PASSWORD JWT_SECRET \
-        ORDER_DB_PASSWORD INVENTORY_DB_PASSWORD COUPON_DB_PASSWORD POINT_DB_PASSWORD RELAY_DB_PASSWORD; do
+        ORDER_DB_PASSWORD INVENTORY_DB_PASSWORD COUPON_DB_PASSWORD POINT_DB_PASSWORD RELAY_DB_PASSWORD \
+        DEADLETTER_DB_PASSWORD; do
         echo "$name=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
       done
     } >"$SECRETS_FILE"
     umask 022
   fi
+  # Secrets added after the file was made (a new service's role) are appended.
+  local name
+  for name in DEADLETTER_DB_PASSWORD; do
+    grep -q "^$name=" "$SECRETS_FILE" ||
+      echo "$name=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')" >>"$SECRETS_FILE"
+  done
   set -a
   # shellcheck disable=SC1090
   source "$SECRETS_FILE"

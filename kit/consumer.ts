@@ -9,8 +9,12 @@
  * Failures (SPEC §9.2): a failing handler is retried in place, 3 attempts
  * 1 s apart by default, then the message goes to `<topic>-dlq` and the
  * partition moves on. An unreachable database is not the message's failure:
- * the partition waits for it (with back-off) and no attempt is used up. A record that can never be handled (not JSON, not an
- * envelope) goes there at once. An event type without a handler is
+ * the partition waits for it (with back-off) and no attempt is used up.
+ * With a circuit breaker (`breaker`, SPEC §9.1) failures that reach its rate
+ * open it and the consumer pauses on the message in hand (no attempt used,
+ * nothing dead-lettered) until a half-open trial of that message succeeds.
+ * A record that can never be handled (not JSON, not an envelope) goes to
+ * `<topic>-dlq` at once. An event type without a handler is
  * acknowledged and skipped: one topic carries many event types.
  *
  * Offsets are committed only after a message was handled, skipped or
@@ -19,7 +23,7 @@
  *
  * @module
  */
-import { context, propagation, ROOT_CONTEXT } from "@opentelemetry/api";
+import { context } from "@opentelemetry/api";
 import { claimInbox, type Sql, type Tx } from "../db/mod.ts";
 import {
   Consumer,
@@ -29,10 +33,22 @@ import {
   type KafkaJs,
   type MessageContext,
 } from "../kafka/mod.ts";
+import { type Breaker, BreakerOpenError, type BreakerPolicy, createBreaker } from "./breaker.ts";
 import { deadLetterOf, type Failure } from "./dead_letter.ts";
 import { isDatabaseUnavailable } from "./db_unavailable.ts";
 import { type EventEnvelope, parseEnvelope } from "./envelope.ts";
 import type { Logger } from "./log.ts";
+import { observeEventLatency, registerConsumer, watchConsumerLag } from "./metrics.ts";
+import {
+  contextFromHeaders,
+  failSpan,
+  injectSpan,
+  inSpan,
+  markSpan,
+  SpanKind,
+  trace,
+  tracer,
+} from "./tracing.ts";
 
 /**
  * Handles one event inside the transaction that claimed it. Throw to roll
@@ -77,6 +93,14 @@ export interface StartConsumerOptions {
   fromBeginning?: boolean;
   /** How long a fetch waits for data (kafka/consumer.ts default 500 ms). */
   maxWaitTimeMs?: number;
+  /**
+   * A circuit breaker around the handlers' database work (SPEC §9.1), named
+   * `breaker.name`: when failures reach its rate the breaker opens and the
+   * consumer pauses — it holds the message in hand, uses no attempt and
+   * dead-letters nothing — until a trial run of that message after
+   * `openMs` succeeds (half-open → closed). Poison is not counted.
+   */
+  breaker?: BreakerPolicy & { name: string };
 }
 
 /** What the consumer did since it started (the observability issue exports these). */
@@ -93,6 +117,8 @@ export interface ConsumerCounters {
   deadLettered: number;
   /** Of those, records that were never handler-able (not JSON, no envelope, rejected). */
   poison: number;
+  /** Times the consumer paused because its circuit breaker was open (SPEC §9.1). */
+  breakerPauses: number;
 }
 
 export interface RunningConsumer {
@@ -151,8 +177,16 @@ export async function startConsumer(opts: StartConsumerOptions): Promise<Running
     retried: 0,
     deadLettered: 0,
     poison: 0,
+    breakerPauses: 0,
   };
   const stopping = new AbortController();
+  const breaker: Breaker<[() => Promise<boolean>], boolean> | undefined = opts.breaker
+    ? createBreaker(opts.breaker.name, (run: () => Promise<boolean>) => run(), opts.breaker, {
+      // A message's own fault says nothing about the database's health.
+      ignore: (err) => err instanceof PoisonMessageError,
+    })
+    : undefined;
+  const unregisterMetrics = registerConsumer(consumerName, groupId, counters);
 
   /**
    * Waits `ms`, keeping the group membership alive; false when the consumer
@@ -193,6 +227,19 @@ export async function startConsumer(opts: StartConsumerOptions): Promise<Running
   ): Promise<boolean> {
     const topic = dlqTopicOf(message.topic);
     const letter = deadLetterOf(message, failure, { consumer: consumerName, groupId }, event);
+    // The dead letter continues the trace (the DLQ handler's spans hang under it).
+    const span = tracer.startSpan(`dead-letter ${topic}`, {
+      kind: SpanKind.PRODUCER,
+      attributes: {
+        "messaging.destination.name": topic,
+        "dlq.reason": failure.reason,
+        "dlq.attempts": failure.attempts,
+      },
+    });
+    failSpan(span, failure.error, `dead-lettered (${failure.reason}): ${failure.detail}`);
+    const outer = trace.getActiveSpan();
+    if (outer) failSpan(outer, failure.error, `dead-lettered (${failure.reason})`);
+    if (letter.headers) injectSpan(span, letter.headers as Record<string, string>);
     for (let i = 0;; i++) {
       try {
         await dlq.send({ topic, messages: [letter] });
@@ -203,9 +250,13 @@ export async function startConsumer(opts: StartConsumerOptions): Promise<Running
           dlq_topic: topic,
           error: err,
         });
-        if (!await pause(backoffMs(i), ctx)) return false;
+        if (!await pause(backoffMs(i), ctx)) {
+          span.end();
+          return false;
+        }
       }
     }
+    span.end();
     counters.deadLettered++;
     log.error("message dead-lettered", {
       ...where(message),
@@ -222,6 +273,36 @@ export async function startConsumer(opts: StartConsumerOptions): Promise<Running
 
   function where(m: IncomingMessage) {
     return { consumer: consumerName, topic: m.topic, partition: m.partition, offset: m.offset };
+  }
+
+  /**
+   * Runs `fn` in a CONSUMER span that continues the trace the record carries
+   * (its `traceparent`: the relay's publish span). Event types this consumer
+   * has no handler for get no span.
+   */
+  function traced(message: IncomingMessage, fn: () => Promise<boolean>): Promise<boolean> {
+    const type = message.headers["event-type"];
+    if (type !== undefined && !Object.hasOwn(handlers, type)) return fn();
+    return inSpan(`handle ${type ?? "record"}`, {
+      kind: SpanKind.CONSUMER,
+      parent: contextFromHeaders(message.headers),
+      attributes: {
+        "messaging.system": "kafka",
+        "messaging.destination.name": message.topic,
+        "messaging.kafka.destination.partition": message.partition,
+        "messaging.kafka.message.offset": Number(message.offset),
+        "messaging.consumer.group.name": groupId,
+        "messaging.message.id": message.headers["event-id"] ?? "",
+        "consumer.name": consumerName,
+        ...(message.headers["aggregate-id"]
+          ? { "aggregate.id": message.headers["aggregate-id"] }
+          : {}),
+      },
+    }, async (span) => {
+      const acknowledged = await fn();
+      if (!acknowledged) span.setAttribute("consumer.unacknowledged", true);
+      return acknowledged;
+    });
   }
 
   /** One message; true once it may be acknowledged. */
@@ -254,31 +335,55 @@ export async function startConsumer(opts: StartConsumerOptions): Promise<Running
       });
       return true;
     }
-    // Continue the trace the record carries (a no-op until telemetry starts).
-    const traceContext = propagation.extract(ROOT_CONTEXT, message.headers);
+    // The record's trace continues in the span `traced()` opened for it.
+    const traceContext = context.active();
     let firstFailureAt: Date | undefined;
     let outage = 0; // consecutive failures because the database was unreachable
     for (let attempt = 1;; attempt++) {
       try {
-        const applied = await context.with(traceContext, () =>
+        const run = () =>
           sql.begin(async (tx) => {
             if (!await claimInbox(tx, consumerName, event.id)) return false;
             await handler(tx, event, message);
             return true;
-          }));
+          }) as Promise<boolean>;
+        const applied = await context.with(traceContext, () => breaker ? breaker.fire(run) : run());
         if (applied) {
           counters.handled++;
+          observeEventLatency(consumerName, message.topic, event.occurredAt);
         } else {
           counters.duplicates++;
+          trace.getActiveSpan()?.setAttribute("inbox.duplicate", true);
           log.debug("already handled; skipped", { ...where(message), event_id: event.id });
         }
         return true;
       } catch (err) {
+        if (breaker && (err instanceof BreakerOpenError || breaker.state() === "open")) {
+          // SPEC §9.1: the dependency is failing; stop work rather than burn
+          // messages into the DLQ. The message in hand waits (no attempt
+          // used) and is the half-open trial once the breaker lets one by.
+          attempt--;
+          counters.breakerPauses++;
+          const waitMs = err instanceof BreakerOpenError
+            ? Math.max(100, err.retryAfterMs)
+            : opts.breaker!.openMs;
+          markSpan("paused: circuit breaker open", { "breaker.wait_ms": waitMs }, { error: err });
+          log.warn("circuit breaker open; the consumer pauses", {
+            ...where(message),
+            breaker: breaker.name,
+            event_id: event.id,
+            wait_ms: waitMs,
+            error: err,
+          });
+          if (!await pause(waitMs, ctx)) return false;
+          continue;
+        }
         if (isDatabaseUnavailable(err)) {
           // Not the message's fault: wait for the database without using up
           // attempts, or every message would end in the DLQ during a restart.
           attempt--;
           counters.retried++;
+          markSpan("retry: database unavailable", { "retry.outage": outage + 1 }, { error: err });
           log.warn("database unavailable; the partition waits", {
             ...where(message),
             event_id: event.id,
@@ -310,6 +415,9 @@ export async function startConsumer(opts: StartConsumerOptions): Promise<Running
           );
         }
         counters.retried++;
+        markSpan(`retry ${event.type}`, { "retry.attempt": attempt, "retry.of": attempts }, {
+          error: err,
+        });
         log.warn("handler failed; retrying", {
           ...where(message),
           event_id: event.id,
@@ -332,7 +440,7 @@ export async function startConsumer(opts: StartConsumerOptions): Promise<Running
   try {
     await dlq.connect();
     await consumer.run(async (message, ctx) => {
-      const acknowledged = await handleMessage(message, ctx);
+      const acknowledged = await traced(message, () => handleMessage(message, ctx));
       if (!acknowledged) {
         log.info("stopping: message left unacknowledged for the partition's next owner", {
           ...where(message),
@@ -343,9 +451,11 @@ export async function startConsumer(opts: StartConsumerOptions): Promise<Running
   } catch (err) {
     await consumer.disconnect().catch(() => {});
     await dlq.disconnect().catch(() => {});
+    breaker?.shutdown();
     throw err;
   }
   log.info("consumer started", { consumer: consumerName, group: groupId, topics: opts.topics });
+  const stopLag = watchConsumerLag(opts.kafka, groupId, opts.topics, { log });
 
   let stopped: Promise<void> | undefined;
   return {
@@ -353,9 +463,12 @@ export async function startConsumer(opts: StartConsumerOptions): Promise<Running
     stop() {
       stopped ??= (async () => {
         stopping.abort();
+        await stopLag();
+        unregisterMetrics();
         try {
           await consumer.disconnect();
         } finally {
+          breaker?.shutdown();
           await dlq.disconnect();
         }
         log.info("consumer stopped", { consumer: consumerName, ...counters });

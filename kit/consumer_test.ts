@@ -69,6 +69,7 @@ Deno.test(
           retried: 0,
           deadLettered: 0,
           poison: 0,
+          breakerPauses: 0,
         });
         assert.equal(await f.appliedCount(event.id), 1);
         assert.deepEqual(await f.claims(), [event.id]);

@@ -10,6 +10,7 @@
 import type { Hono } from "hono";
 import { connectService, type ServiceRole, type Sql } from "../db/mod.ts";
 import { createKafka, parseBrokers } from "../kafka/mod.ts";
+import type { BreakerPolicy } from "./breaker.ts";
 import { startConsumer } from "./consumer.ts";
 import type { EventHandlers } from "./consumer.ts";
 import { envBool, envInt, envString, jwtSecret } from "./env.ts";
@@ -39,14 +40,28 @@ export interface ParticipantConfig {
   retry: { attempts: number; delayMs: number };
   /** JWT_SECRET: verifies bearer tokens. */
   jwtSecret: string;
+  /**
+   * The circuit breaker around the consumer's database work (SPEC §9.1),
+   * named `<name>-db`; its figures from the service's policy, each
+   * overridable: <P>_BREAKER_FAILURE_RATE (%), <P>_BREAKER_OPEN_MS,
+   * <P>_BREAKER_WINDOW_S, <P>_BREAKER_MIN_CALLS. None without a policy.
+   */
+  breaker?: BreakerPolicy & { name: string };
 }
 
 /** A participant's settings, read from the environment once. */
 export function loadParticipantConfig(
-  opts: { prefix: string; name: string; httpPort: number },
+  opts: { prefix: string; name: string; httpPort: number; breaker?: BreakerPolicy },
 ): ParticipantConfig {
-  const { prefix, name } = opts;
+  const { prefix, name, breaker: b } = opts;
   return {
+    breaker: b && {
+      name: `${name}-db`,
+      failureRatePercent: envInt(`${prefix}_BREAKER_FAILURE_RATE`, b.failureRatePercent, 1, 100),
+      openMs: envInt(`${prefix}_BREAKER_OPEN_MS`, b.openMs, 10, 3_600_000),
+      windowSeconds: envInt(`${prefix}_BREAKER_WINDOW_S`, b.windowSeconds, 1, 3_600),
+      minimumCalls: envInt(`${prefix}_BREAKER_MIN_CALLS`, b.minimumCalls, 1, 100_000),
+    },
     httpHost: envString(`${prefix}_HTTP_HOST`, "127.0.0.1"),
     httpPort: envInt(`${prefix}_HTTP_PORT`, opts.httpPort, 0, 65535),
     dbPoolMax: envInt(`${prefix}_DB_POOL_MAX`, 10, 1, 1000),
@@ -101,6 +116,7 @@ export async function runService(opts: ServiceOptions): Promise<void> {
     consumerName: cfg.consumerName,
     fromBeginning: cfg.fromBeginning,
     retry: cfg.retry,
+    breaker: cfg.breaker,
   });
   const server = Deno.serve(
     { hostname: cfg.httpHost, port: cfg.httpPort, onListen: () => {} },

@@ -5,6 +5,7 @@
  * @module
  */
 import { Hono } from "hono";
+import { metricsText } from "../kit/metrics.ts";
 import type { Relay } from "./relay.ts";
 
 export function relayHttp(relay: Relay): Hono {
@@ -16,8 +17,10 @@ export function relayHttp(relay: Relay): Hono {
     return c.json(h, ok ? 200 : 503);
   });
   app.get("/metrics", async (c) => {
-    c.header("content-type", relay.metrics.registry.contentType);
-    return c.body(await relay.metrics.registry.metrics());
+    // The relay's own figures and the process's (kit/metrics.ts: CPU, memory, …).
+    const { contentType, body } = await metricsText([relay.metrics.registry]);
+    c.header("content-type", contentType);
+    return c.body(body);
   });
   return app;
 }

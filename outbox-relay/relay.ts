@@ -29,6 +29,14 @@ import {
   TransactionalProducer,
 } from "../kafka/mod.ts";
 import type { Logger } from "../kit/log.ts";
+import {
+  failSpan,
+  markSpan,
+  ROOT_CONTEXT,
+  type Span,
+  startProducerSpan,
+  trace,
+} from "../kit/tracing.ts";
 import { CheckpointStore } from "./checkpoint.ts";
 import type { RelayConfig } from "./config.ts";
 import { formatLsn } from "./lsn.ts";
@@ -348,6 +356,9 @@ class Session {
 
     const byTopic = new Map<string, OutgoingMessage[]>();
     const deadLetters: OutgoingMessage[] = [];
+    // One PRODUCER span per traced event, child of its outbox row's
+    // `traceparent`; its context replaces that header on the record.
+    const spans: Span[] = [];
     let newest = this.#publishedUntil;
     for (const tx of fresh) {
       for (const row of tx.events) {
@@ -356,11 +367,32 @@ class Session {
           r = toRecord(row, tx.commitEndLsn, { knownTopics: this.#knownTopics });
         }
         if (r.ok) {
+          const span = startProducerSpan(`publish ${r.topic}`, r.message.headers!, {
+            "messaging.system": "kafka",
+            "messaging.operation.type": "publish",
+            "messaging.destination.name": r.topic,
+            "messaging.message.id": row.eventId,
+            "event.type": row.eventType,
+            "aggregate.id": row.aggregateId,
+            "relay.source_lsn": r.message.headers!["source-lsn"] ?? "",
+          });
+          if (span) spans.push(span);
           const list = byTopic.get(r.topic) ?? [];
           list.push(r.message);
           byTopic.set(r.topic, list);
         } else {
           deadLetters.push(toDeadLetter(row, tx.commitEndLsn, r.reason, r.detail));
+          const tp = (row.headers as Record<string, unknown> | null)?.traceparent;
+          const parent: Record<string, string> = typeof tp === "string" ? { traceparent: tp } : {};
+          const span = startProducerSpan(`dead-letter ${RELAY_DLQ_TOPIC}`, parent, {
+            "messaging.destination.name": RELAY_DLQ_TOPIC,
+            "messaging.message.id": row.eventId,
+            "dlq.reason": r.reason,
+          });
+          if (span) {
+            failSpan(span, new Error(r.detail), `dead-lettered (${r.reason}): ${r.detail}`);
+            spans.push(span);
+          }
           this.#log.warn("outbox row dead-lettered", {
             eventId: row.eventId,
             schema: row.schema,
@@ -379,7 +411,16 @@ class Session {
       messages: [checkpoints.record(last, this.#cfg.instanceId)],
     });
 
-    await this.#commitWithRetry(batches);
+    try {
+      await this.#commitWithRetry(batches, spans);
+    } catch (err) {
+      for (const s of spans) {
+        failSpan(s, err, "not published: the session ended; the next one sends it again");
+        s.end();
+      }
+      throw err;
+    }
+    for (const s of spans) s.end();
 
     this.checkpoint = last;
     this.durableLsn = last;
@@ -398,7 +439,7 @@ class Session {
     }
   }
 
-  async #commitWithRetry(batches: TopicBatch[]): Promise<void> {
+  async #commitWithRetry(batches: TopicBatch[], spans: Span[] = []): Promise<void> {
     for (let attempt = 1;; attempt++) {
       try {
         await this.#producer.commit(batches);
@@ -406,6 +447,14 @@ class Session {
       } catch (err) {
         if (err instanceof ProducerFencedError || this.#interrupted) throw err;
         this.#metrics.transactionRetries.inc();
+        // Each traced event shows the failed attempt as a child span with the
+        // error (the first three, then every tenth, as the log does).
+        for (const s of attempt <= 3 || attempt % 10 === 0 ? spans : []) {
+          markSpan("retry kafka transaction", { "retry.attempt": attempt }, {
+            error: err,
+            parent: trace.setSpan(ROOT_CONTEXT, s),
+          });
+        }
         if (attempt <= 3 || attempt % 10 === 0) {
           this.#log.warn("kafka transaction failed; sending the batch again", {
             attempt,

@@ -2,7 +2,8 @@
  * The Hono app every service starts from: a request id on every request and
  * response (`X-Request-Id`, taken from the caller when it sends a sane one),
  * a body size limit, JSON errors and 404s in the kit's one shape
- * (errors.ts), and `GET /health`. A service adds its routes to it.
+ * (errors.ts), `GET /health`, and `GET /metrics` (Prometheus, kit/metrics.ts,
+ * with every request timed). A service adds its routes to it.
  *
  * @module
  */
@@ -10,6 +11,7 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { requestId } from "hono/request-id";
 import { createLogger, type Logger } from "../log.ts";
+import { httpMetrics, metricsText, type Registry } from "../metrics.ts";
 import type { User } from "./auth.ts";
 import { errorHandler, HttpError, notFound } from "./errors.ts";
 
@@ -31,6 +33,8 @@ export interface AppOptions {
    * any that throws makes /health answer 503.
    */
   checks?: Record<string, () => Promise<unknown>>;
+  /** Registries served by `GET /metrics` besides the process's own (kit/metrics.ts). */
+  metrics?: Registry[];
 }
 
 /**
@@ -53,6 +57,7 @@ export function createApp(opts: AppOptions): Hono<AppEnv> {
   app.onError(errorHandler(log));
   app.notFound(notFound);
   app.use(requestId());
+  app.use(httpMetrics());
   app.use(async function nonErrorThrows(_c, next) {
     // Hono hands only Error instances to onError; anything else thrown would
     // escape it and the error shape with it.
@@ -69,6 +74,10 @@ export function createApp(opts: AppOptions): Hono<AppEnv> {
       throw new HttpError(413, `the request body is larger than ${maxSize} bytes`);
     },
   }));
+  app.get("/metrics", async (c) => {
+    const { contentType, body } = await metricsText(opts.metrics);
+    return c.body(body, 200, { "content-type": contentType });
+  });
   app.get("/health", async (c) => {
     const checks: Record<string, "ok" | "failing"> = {};
     for (const [name, check] of Object.entries(opts.checks ?? {})) {

@@ -95,7 +95,8 @@ export function fieldsOf(
 /** A 415 unless a request that has a body sends it as JSON. */
 function requireJsonBody(c: Context): void {
   const type = c.req.header("Content-Type");
-  const hasBody = c.req.raw.body !== null;
+  // A bodiless POST over HTTP still has a (zero-length) body stream.
+  const hasBody = c.req.raw.body !== null && c.req.header("Content-Length") !== "0";
   if (!hasBody && !type) return; // validated as an empty object: the schema decides
   if (!type || !/^application\/([\w.-]+\+)?json(;|$)/i.test(type.trim())) {
     throw new HttpError(415, "send the request body as application/json");

@@ -1,6 +1,7 @@
 /**
- * The coupon service's contract for the order saga (the first-come-first-
- * served issuance events are added by the coupon issue).
+ * The coupon service's contract for the order saga, and the event of
+ * first-come-first-served issuance (SPEC §5): CouponIssued, written with the
+ * coupon row when a grant is stored.
  *
  * Topic `coupon-events`, keyed by coupon id (SPEC §3.2): every use of one
  * coupon is decided by one partition's consumer, in order, so a coupon is
@@ -16,6 +17,7 @@
  * | CouponUsageFailed      | coupon-events       | coupon id | coupon → order  |
  * | CouponRestoreRequested | compensation-events | order id  | order → coupon  |
  * | CouponRestored         | coupon-events       | coupon id | coupon → order  |
+ * | CouponIssued           | coupon-events       | coupon id | coupon → anyone |
  *
  * Every payload has a zod schema (`…Schema`) that consumers parse with, and
  * `couponMessages` builds the outbox event (type, topic, key, aggregate) for
@@ -62,12 +64,23 @@ export interface CouponRestored {
   wasUsed: boolean;
 }
 
+/** Coupon → anyone (SPEC §5): a campaign's coupon is stored for the user. */
+export interface CouponIssued {
+  couponId: string;
+  campaignId: string;
+  userId: string;
+  discount: number;
+  /** ISO time; null: never expires. */
+  expiresAt: string | null;
+}
+
 export const CouponEvents = {
   UsageRequested: "CouponUsageRequested",
   Used: "CouponUsed",
   UsageFailed: "CouponUsageFailed",
   RestoreRequested: "CouponRestoreRequested",
   Restored: "CouponRestored",
+  Issued: "CouponIssued",
 } as const;
 
 const id = z.string().min(1).max(200);
@@ -99,6 +112,14 @@ export const CouponRestoredSchema: z.ZodType<CouponRestored> = z.object({
   orderId: id,
   couponId: id,
   wasUsed: z.boolean(),
+});
+
+export const CouponIssuedSchema: z.ZodType<CouponIssued> = z.object({
+  couponId: id,
+  campaignId: id,
+  userId: id,
+  discount: z.number().int().positive(),
+  expiresAt: z.iso.datetime({ offset: true }).nullable(),
 });
 
 function onCouponTopic(eventType: string, p: { couponId: string }): OutboxEvent {
@@ -137,4 +158,5 @@ export const couponMessages = {
     payload: p,
   }),
   restored: (p: CouponRestored): OutboxEvent => onCouponTopic(CouponEvents.Restored, p),
+  issued: (p: CouponIssued): OutboxEvent => onCouponTopic(CouponEvents.Issued, p),
 } as const;

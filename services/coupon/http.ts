@@ -1,10 +1,13 @@
 /**
- * The coupon service's HTTP API (the saga's part; first-come-first-served
- * issuance comes with its own issue). Every route needs a bearer token; a
- * user sees only their own coupons.
+ * The coupon service's HTTP API. Every route needs a bearer token; a user
+ * sees only their own coupons.
  *
  *   GET  /coupons/me          the caller's coupons, newest first
  *   POST /admin/coupons       admin: grant a coupon { userId, discount, expiresAt?, id? } → 201
+ *
+ * and, when given an issuer, first-come-first-served campaigns (SPEC §5;
+ * issuance/http.ts): `POST /admin/campaigns`, `GET /admin/campaigns[/:id]`,
+ * `POST /coupons/issue`, and `GET /coupons/ws` when given a notifier.
  *
  * Coupons are used and given back by orders through events (handlers/).
  *
@@ -24,6 +27,10 @@ import {
   validate,
 } from "../../kit/mod.ts";
 import { isExpired } from "./domain/usage.ts";
+import { mountCampaignAdmin, mountIssue } from "./issuance/http.ts";
+import type { Issuer } from "./issuance/issuer.ts";
+import type { CouponNotifier } from "./issuance/notifier.ts";
+import { mountCouponSocket } from "./issuance/websocket.ts";
 import { couponsOf, insertCoupon, type StoredCoupon } from "./store.ts";
 
 const ID = /^[A-Za-z0-9_\-:.]+$/;
@@ -58,6 +65,10 @@ export interface CouponHttpDeps {
   log?: Logger;
   /** Verifies bearer tokens; defaults to JWT_SECRET. */
   jwtSecret?: string;
+  /** Decides first-come-first-served issue requests (SPEC §5); without it, no campaign routes. */
+  issuer?: Issuer;
+  /** When given, `GET /coupons/ws` tells users what became of their coupons. */
+  notifier?: CouponNotifier;
 }
 
 /** The service's Hono app (with the kit's /health, errors and request ids). */
@@ -65,6 +76,12 @@ export function couponHttp(deps: CouponHttpDeps): Hono<AppEnv> {
   const { sql } = deps;
   const app = createApp({ service: "coupon", log: deps.log, checks: { db: () => sql`select 1` } });
   const auth = authenticate({ secret: deps.jwtSecret });
+  // Before the /coupons/* middleware: the WebSocket authenticates itself
+  // (its token may be in the URL).
+  if (deps.notifier) mountCouponSocket(app, deps.notifier, deps.jwtSecret);
+  // Also before it: the issue endpoint remembers verified tokens (issuance/auth_cache.ts).
+  const issuance = deps.issuer ? { sql, issuer: deps.issuer, notifier: deps.notifier } : null;
+  if (issuance) mountIssue(app, issuance, deps.jwtSecret);
   app.use("/coupons/*", auth);
   app.use("/admin/*", auth, requireRole("admin"));
 
@@ -88,5 +105,6 @@ export function couponHttp(deps: CouponHttpDeps): Hono<AppEnv> {
     return c.json({ userId: coupon.userId, ...view(coupon, new Date()) }, 201);
   });
 
+  if (issuance) mountCampaignAdmin(app, issuance);
   return app;
 }

@@ -6,10 +6,17 @@
  *
  * @module
  */
+import { STOCK_BREAKER } from "../../kit/breaker.ts";
 import { loadParticipantConfig, type ParticipantConfig } from "../../kit/service.ts";
 
 export type InventoryConfig = ParticipantConfig;
 
 export function loadInventoryConfig(): InventoryConfig {
-  return loadParticipantConfig({ prefix: "INVENTORY", name: "inventory", httpPort: 7102 });
+  // SPEC §9.1's stock breaker, around the stock handlers' Postgres work.
+  return loadParticipantConfig({
+    prefix: "INVENTORY",
+    name: "inventory",
+    httpPort: 7102,
+    breaker: STOCK_BREAKER,
+  });
 }

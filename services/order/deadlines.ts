@@ -8,6 +8,7 @@
  */
 import type { Sql } from "../../db/mod.ts";
 import type { Logger } from "../../kit/log.ts";
+import { contextFromHeaders, inSpan } from "../../kit/tracing.ts";
 import { applyToSaga } from "./saga_runner.ts";
 import { lockOverdue } from "./store.ts";
 
@@ -15,7 +16,18 @@ import { lockOverdue } from "./store.ts";
 export async function sweepOverdue(sql: Sql, limit = 100): Promise<number> {
   return await sql.begin(async (tx) => {
     const overdue = await lockOverdue(tx, limit);
-    for (const order of overdue) await applyToSaga(tx, order.id, { type: "deadline" });
+    for (const order of overdue) {
+      // The give-up and its undo requests continue the saga's trace: the
+      // context the order was placed in, from its OrderPlaced outbox row.
+      const [placed] = await tx<{ tp: string | null }[]>`
+        select headers->>'traceparent' as tp from outbox
+        where aggregate_type = 'order' and aggregate_id = ${order.id} and event_type = 'OrderPlaced'
+        limit 1`;
+      await inSpan("saga deadline passed", {
+        parent: contextFromHeaders(placed?.tp ? { traceparent: placed.tp } : {}),
+        attributes: { "order.id": order.id },
+      }, () => applyToSaga(tx, order.id, { type: "deadline" }));
+    }
     return overdue.length;
   });
 }

@@ -2,13 +2,17 @@
  * The order service's HTTP API (SPEC §12.1):
  *   POST /orders            place an order → 202 { orderId, status: PENDING, statusUrl, mode }
  *   GET  /orders/:id        the caller's order: status, mode, steps, history
- *   GET  /orders            the caller's orders (?status=&limit=)
+ *   GET  /orders            the caller's orders (?status=&from=&to=&limit=)
+ *   GET  /orders/:id/events the order's own outbox events (requests, undos; their traceparent)
+ *   GET  /admin/orders      every user's orders (?status=&user=&from=&to=&limit=), admin
+ *   GET  /admin/orders/ws   WebSocket: every order's status changes, admin (websocket.ts)
  *   GET  /orders/ws         WebSocket: the caller's order status changes (websocket.ts)
  *   GET  /admin/settings/mode, PUT /admin/settings/mode   the parallel rollout switch (§4.3.5)
  * Every route needs a bearer token; users see only their own orders.
  *
  * @module
  */
+import { trace } from "@opentelemetry/api";
 import { z } from "zod";
 import type { Sql } from "../../db/mod.ts";
 import { authenticate, currentUser, requireRole } from "../../kit/http/auth.ts";
@@ -23,9 +27,10 @@ import {
   findByIdempotencyKey,
   findOrder,
   history,
-  listOrders,
+  orderEvents,
   type OrderRow,
   readModeSettings,
+  searchOrders,
   writeModeSettings,
 } from "./store.ts";
 import { mountOrderSocket } from "./websocket.ts";
@@ -49,8 +54,12 @@ const ModeBody = z.object({
 
 const ListQuery = z.object({
   status: z.enum(["PENDING", "COMPENSATING", "COMPLETED", "CANCELLED"]).optional(),
+  from: z.coerce.date().optional(),
+  to: z.coerce.date().optional(),
   limit: z.coerce.number().int().min(1).max(200).optional(),
 });
+
+const AdminListQuery = ListQuery.extend({ user: z.string().min(1).max(128).optional() });
 
 const IDEMPOTENCY_KEY = /^[A-Za-z0-9_\-:.]{1,128}$/;
 
@@ -107,6 +116,8 @@ export function orderApp(deps: OrderHttpDeps) {
       if (existing) return c.json(view(existing), 202);
     }
     const orderId = crypto.randomUUID();
+    // Finds the saga's trace in Jaeger by tag (`order.id`), e.g. for the console.
+    trace.getActiveSpan()?.setAttribute("order.id", orderId);
     try {
       await sql.begin(async (tx) => {
         const settings = await readModeSettings(tx);
@@ -154,10 +165,33 @@ export function orderApp(deps: OrderHttpDeps) {
     return c.json({ ...view(order), history: events });
   });
 
+  app.get("/orders/:id/events", async (c) => {
+    const user = currentUser(c);
+    const id = c.req.param("id");
+    if (!z.uuid().safeParse(id).success) throw new HttpError(404, "no such order");
+    const order = await findOrder(sql, id);
+    if (!order || (order.userId !== user.id && !user.roles.includes("admin"))) {
+      throw new HttpError(404, "no such order");
+    }
+    return c.json({ orderId: id, events: await orderEvents(sql, id) });
+  });
+
   app.get("/orders", validate("query", ListQuery), async (c) => {
     const user = currentUser(c);
     const q = c.req.valid("query");
-    const rows = await listOrders(sql, user.id, { status: q.status, limit: q.limit ?? 50 });
+    const rows = await searchOrders(sql, { ...q, userId: user.id, limit: q.limit ?? 50 });
+    return c.json({ orders: rows.map(view) });
+  });
+
+  app.get("/admin/orders", validate("query", AdminListQuery), async (c) => {
+    const q = c.req.valid("query");
+    const rows = await searchOrders(sql, {
+      userId: q.user,
+      status: q.status,
+      from: q.from,
+      to: q.to,
+      limit: q.limit ?? 50,
+    });
     return c.json({ orders: rows.map(view) });
   });
 

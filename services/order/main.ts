@@ -13,11 +13,13 @@ import { loadOrderConfig } from "./config.ts";
 import { startDeadlineSweeper } from "./deadlines.ts";
 import { handleReply, REPLIES } from "./handlers/replies.ts";
 import { orderApp } from "./http.ts";
+import { watchBacklog } from "./metrics.ts";
 import { OrderNotifier } from "./notifications.ts";
 
 const cfg = loadOrderConfig();
 const log = createLogger("order");
 const sql = connectService("order_service", { max: 10 });
+watchBacklog(sql);
 const kafka = createKafka({
   brokers: cfg.kafkaBrokers,
   clientId: cfg.instanceId,

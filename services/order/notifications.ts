@@ -9,6 +9,7 @@
 import { Consumer, type KafkaJs } from "../../kafka/mod.ts";
 import { parseEnvelope } from "../../kit/envelope.ts";
 import type { Logger } from "../../kit/log.ts";
+import { contextFromHeaders, markSpan, SpanKind } from "../../kit/tracing.ts";
 import { ORDER_TOPIC, OrderEvents } from "./events.ts";
 
 const STATUS: Record<string, string> = {
@@ -19,6 +20,8 @@ const STATUS: Record<string, string> = {
 
 export class OrderNotifier {
   #sockets = new Map<string, Set<WebSocket>>();
+  /** Admin connections that hear every user's changes (the console's live list). */
+  #watchers = new Set<WebSocket>();
   #consumer: Consumer | null = null;
   #log: Logger;
   pushed = 0;
@@ -39,8 +42,16 @@ export class OrderNotifier {
     if (set?.size === 0) this.#sockets.delete(userId);
   }
 
+  addWatcher(ws: WebSocket): void {
+    this.#watchers.add(ws);
+  }
+
+  removeWatcher(ws: WebSocket): void {
+    this.#watchers.delete(ws);
+  }
+
   get connections(): number {
-    let n = 0;
+    let n = this.#watchers.size;
     for (const s of this.#sockets.values()) n += s.size;
     return n;
   }
@@ -57,21 +68,55 @@ export class OrderNotifier {
       const parsed = parseEnvelope(m);
       if (!parsed.ok) return Promise.resolve();
       const status = STATUS[parsed.event.type];
-      const p = parsed.event.payload as { orderId?: string; userId?: string; reason?: string };
+      const p = parsed.event.payload as {
+        orderId?: string;
+        userId?: string;
+        reason?: string;
+        mode?: string;
+      };
       if (!status || !p.userId) return Promise.resolve();
-      this.#push(p.userId, {
+      const change = {
         type: parsed.event.type,
         orderId: p.orderId,
         status,
         reason: p.reason ?? null,
+      };
+      this.#push(p.userId, change, m.headers);
+      this.#pushWatchers({
+        ...change,
+        userId: p.userId,
+        ...(p.mode ? { mode: p.mode } : {}),
+        at: parsed.event.occurredAt,
       });
       return Promise.resolve();
     }, { commit: false });
   }
 
-  #push(userId: string, message: unknown): void {
+  #push(userId: string, message: unknown, headers: Record<string, string>): void {
     const text = JSON.stringify(message);
+    let sent = 0;
     for (const ws of this.#sockets.get(userId) ?? []) {
+      if (ws.readyState === WebSocket.OPEN) {
+        ws.send(text);
+        this.pushed++;
+        sent++;
+      }
+    }
+    // The push ends the saga's trace (its parent: the relay's publish of the order event).
+    if (sent > 0) {
+      const m = message as { type?: string; orderId?: string; status?: string };
+      markSpan(`websocket push ${m.type ?? ""}`.trim(), {
+        "order.id": m.orderId ?? "",
+        "order.status": m.status ?? "",
+        "ws.connections": sent,
+      }, { kind: SpanKind.PRODUCER, parent: contextFromHeaders(headers) });
+    }
+  }
+
+  #pushWatchers(message: unknown): void {
+    if (this.#watchers.size === 0) return;
+    const text = JSON.stringify(message);
+    for (const ws of this.#watchers) {
       if (ws.readyState === WebSocket.OPEN) {
         ws.send(text);
         this.pushed++;
@@ -80,6 +125,8 @@ export class OrderNotifier {
   }
 
   async stop(): Promise<void> {
+    for (const ws of this.#watchers) ws.close(1001, "shutting down");
+    this.#watchers.clear();
     for (const set of this.#sockets.values()) for (const ws of set) ws.close(1001, "shutting down");
     this.#sockets.clear();
     await this.#consumer?.disconnect();

@@ -9,6 +9,7 @@
  * @module
  */
 import { appendOutbox, type Tx } from "../../db/mod.ts";
+import { markSpan } from "../../kit/tracing.ts";
 import { COUPON_TOPIC, CouponEvents } from "../coupon/events.ts";
 import { COMPENSATION_TOPIC, STOCK_TOPIC, StockEvents } from "../inventory/events.ts";
 import { POINT_TOPIC, PointEvents } from "../point/events.ts";
@@ -21,6 +22,7 @@ import {
   start,
 } from "./domain/saga.ts";
 import { ORDER_TOPIC, OrderEvents, type OrderLine } from "./events.ts";
+import { orderCreated, orderFinished } from "./metrics.ts";
 import { addHistory, insertOrder, lockOrder, type OrderRow, saveSaga } from "./store.ts";
 
 export interface PlaceOrder {
@@ -68,6 +70,7 @@ export async function placeOrder(tx: Tx, p: PlaceOrder): Promise<void> {
   });
   await addHistory(tx, p.orderId, ["order placed", ...t.notes]);
   await publish(tx, order, t.commands);
+  orderCreated(p.mode);
 }
 
 /**
@@ -88,6 +91,16 @@ export async function applyToSaga(
   await addHistory(tx, orderId, t.notes, detail);
   await publish(tx, order, t.commands);
   if (t.saga.status !== order.status) {
+    if (t.saga.status === "COMPLETED" || t.saga.status === "CANCELLED") {
+      orderFinished(order.mode, t.saga.status, order.createdAt);
+      markSpan(`order ${t.saga.status}`, {
+        "order.id": orderId,
+        "order.mode": order.mode,
+        ...(t.saga.reason ? { "order.reason": t.saga.reason } : {}),
+      });
+    } else {
+      markSpan(`order ${t.saga.status}`, { "order.id": orderId, "order.mode": order.mode });
+    }
     if (t.saga.status === "COMPLETED") {
       await appendOutbox(tx, {
         aggregateType: "order",

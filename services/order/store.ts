@@ -131,6 +131,48 @@ export async function listOrders(
   return rows.map(toOrder);
 }
 
+/** Orders by any user (admin views), newest first, narrowed by the filters given. */
+export async function searchOrders(
+  db: Db,
+  opts: { userId?: string; status?: string; from?: Date; to?: Date; limit: number },
+): Promise<OrderRow[]> {
+  const rows = await db`
+    select * from orders
+    where (${opts.userId ?? null}::text is null or user_id = ${opts.userId ?? null})
+      and (${opts.status ?? null}::text is null or status = ${opts.status ?? null})
+      and (${opts.from ?? null}::timestamptz is null or created_at >= ${opts.from ?? null})
+      and (${opts.to ?? null}::timestamptz is null or created_at < ${opts.to ?? null})
+    order by created_at desc
+    limit ${opts.limit}`;
+  return rows.map(toOrder);
+}
+
+/** An event the order wrote to its outbox (its requests, undos and order events). */
+export interface OrderEventRow {
+  eventId: string;
+  type: string;
+  topic: string;
+  key: string;
+  at: Date;
+  traceparent: string | null;
+}
+
+/** The order's own outbox events, oldest first (kept as the event store, README). */
+export async function orderEvents(db: Db, orderId: string): Promise<OrderEventRow[]> {
+  const rows = await db`
+    select event_id, event_type, topic, key, created_at, headers->>'traceparent' as traceparent
+    from outbox where aggregate_type = 'order' and aggregate_id = ${orderId}
+    order by created_at, event_id`;
+  return rows.map((r) => ({
+    eventId: r.event_id,
+    type: r.event_type,
+    topic: r.topic,
+    key: r.key,
+    at: r.created_at,
+    traceparent: r.traceparent,
+  }));
+}
+
 /** Orders whose deadline passed while their saga still waits; locked, skipping ones another instance holds. */
 export async function lockOverdue(tx: Tx, limit: number): Promise<OrderRow[]> {
   const rows = await tx`

@@ -6,10 +6,18 @@
  *
  * @module
  */
+import { STOCK_BREAKER } from "../../kit/breaker.ts";
 import { loadParticipantConfig, type ParticipantConfig } from "../../kit/service.ts";
 
 export type PointConfig = ParticipantConfig;
 
 export function loadPointConfig(): PointConfig {
-  return loadParticipantConfig({ prefix: "POINT", name: "point", httpPort: 7104 });
+  // SPEC §9.1 names no point breaker: a point deduction is the same kind of
+  // work as a stock deduction (one conditional update), so it has the stock figures.
+  return loadParticipantConfig({
+    prefix: "POINT",
+    name: "point",
+    httpPort: 7104,
+    breaker: STOCK_BREAKER,
+  });
 }

@@ -51,7 +51,15 @@ export class ManagedProcess {
   start(): this {
     this.#child = new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", ...this.#denoFlags, `${ROOT}${this.#script}`],
-      env: { LOG_LEVEL: "warn", ...this.#env },
+      env: {
+        LOG_LEVEL: "warn",
+        // Deno's built-in OpenTelemetry, as ./dev runs the apps (issue #8):
+        // spans go to the suite's Jaeger (OTEL_EXPORTER_OTLP_ENDPOINT from ./dev)
+        // under the process's service name: `order-1` reports as `order`.
+        OTEL_DENO: "true",
+        OTEL_SERVICE_NAME: this.name.replace(/-\d+$/, ""),
+        ...this.#env,
+      },
       stdout: "piped",
       stderr: "piped",
     }).spawn();

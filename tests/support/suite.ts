@@ -16,6 +16,8 @@ export interface SuiteOptions {
   sagaDeadlineMs?: number;
   /** Consumer retry delay (ms): short in tests. */
   retryDelayMs?: number;
+  /** The dead-letter service's periodic replay (ms; default SPEC §9.2's 5 min). */
+  deadLetterReplayMs?: number;
 }
 
 export class Suite {
@@ -24,6 +26,7 @@ export class Suite {
   readonly inventory: ManagedProcess;
   readonly coupon: ManagedProcess;
   readonly point: ManagedProcess;
+  readonly deadletter: ManagedProcess;
 
   constructor(opts: SuiteOptions = {}) {
     const common = { CONSUMER_RETRY_DELAY_MS: String(opts.retryDelayMs ?? 200) };
@@ -67,10 +70,24 @@ export class Suite {
       env: common,
     })
       .withPortEnv("POINT_HTTP_PORT");
+    this.deadletter = new ManagedProcess({
+      name: "deadletter",
+      script: "services/deadletter/main.ts",
+      port: testPort(),
+      env: { DEADLETTER_REPLAY_INTERVAL_MS: String(opts.deadLetterReplayMs ?? 300_000) },
+    })
+      .withPortEnv("DEADLETTER_HTTP_PORT");
   }
 
   get all(): ManagedProcess[] {
-    return [this.relay, ...this.orders, this.inventory, this.coupon, this.point];
+    return [
+      this.relay,
+      ...this.orders,
+      this.inventory,
+      this.coupon,
+      this.point,
+      this.deadletter,
+    ];
   }
 
   async start(): Promise<this> {

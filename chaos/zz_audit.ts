@@ -1,0 +1,14 @@
+import { connectAdmin } from "../db/mod.ts";
+import { runEvents } from "./checks.ts";
+import { auditedTopics, auditKafka, endOffsets } from "./kafka_audit.ts";
+const prefix = Deno.args[0];
+const sql = connectAdmin({ max: 2 });
+const events = await runEvents(sql, prefix);
+const topics = await auditedTopics();
+const t = Date.now();
+const end = await endOffsets([...topics.events, ...topics.dlqs]);
+const start = new Map([...end].map(([t, m]) => [t, new Map([...m].map(([p, o]) => [p, o > 3000n ? o - 3000n : 0n]))]));
+console.log("offsets", Date.now() - t);
+const r = await auditKafka(start, events, 120_000);
+console.log(r.violations, r.published, r.deadLetters.length, Date.now() - t);
+await sql.end();
