@@ -168,13 +168,23 @@ export class Killer {
   }
 
   async inject(kind: FaultKind): Promise<FaultRecord> {
-    const atS = (Date.now() - this.startedAt) / 1000;
-    const rec: FaultRecord = { kind, target: "", atS, downMs: 0, recoverMs: 0, ok: true, note: "" };
+    const rec: FaultRecord = {
+      kind,
+      target: "",
+      atS: 0,
+      downMs: 0,
+      recoverMs: 0,
+      ok: true,
+      note: "",
+    };
+    if (kind === "broker" && !await waitFullIsr(120_000)) {
+      rec.note = "replicas not all in sync before the kill; ";
+    }
+    rec.atS = (Date.now() - this.startedAt) / 1000;
     const t0 = Date.now();
     let probeTargets = this.suite.orders;
     try {
       if (kind === "broker") {
-        if (!await waitFullIsr(120_000)) rec.note = "replicas not all in sync before the kill; ";
         const choices = [1, 2, 3].filter((b) => b !== this.#lastBroker);
         const broker = choices[Math.floor(Math.random() * choices.length)];
         this.#lastBroker = broker;

@@ -89,6 +89,12 @@ export async function runChaos(
     const stats = await load;
     log(`  load stopped after ${((Date.now() - runStart) / 1000).toFixed(0)} s; draining`);
 
+    // A process that died or hangs by itself (not killed by us) must show.
+    for (const p of suite.all) {
+      await p.ready(30_000).catch(() =>
+        violations.push(`${p.name} does not answer /health at the end of the run`)
+      );
+    }
     for (const r of killer.records.filter((r) => !r.ok)) {
       violations.push(`${r.kind} ${r.target} at ${r.atS.toFixed(0)} s: ${r.note}`);
     }

@@ -45,7 +45,13 @@ case "${1:-}" in
         --web.listen-address="127.0.0.1:$PROMETHEUS_PORT" \
         --web.enable-lifecycle
     fi
-    wait_for prometheus 60 ready || die "Prometheus did not come up (see $LOGS/prometheus.log)"
+    deadline=$((SECONDS + 60))
+    until ready; do
+      # An exit (e.g. the port taken) is reported at once, not after the timeout.
+      pid_alive prometheus || die "Prometheus exited: $(tail -n 1 "$LOGS/prometheus.log")"
+      [ $SECONDS -lt $deadline ] || die "Prometheus did not come up (see $LOGS/prometheus.log)"
+      sleep 0.5
+    done
     ok "prometheus up (pid $(cat "$RUN/prometheus.pid"))"
     ;;
   down) step "stopping Prometheus"; stop_pid prometheus ;;

@@ -139,22 +139,6 @@ export class Admin {
     return new Map(offsets.map((o) => [o.partition, BigInt(o.high)]));
   }
 
-  /**
-   * Sets a consumer group's committed offsets for a topic (the group must
-   * have no live members, e.g. a fresh one): a reader that must start at
-   * known positions rather than at the beginning or the end.
-   */
-  setGroupOffsets(groupId: string, topic: string, offsets: Map<number, bigint>): Promise<void> {
-    return this.#admin.setOffsets({
-      groupId,
-      topic,
-      partitions: [...offsets].map(([partition, offset]) => ({
-        partition,
-        offset: offset.toString(),
-      })),
-    });
-  }
-
   async createTopic(
     name: string,
     partitions: number,

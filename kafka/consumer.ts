@@ -109,6 +109,15 @@ export class Consumer {
     });
   }
 
+  /**
+   * Moves a partition's next fetch to `offset` (after `run()`): a reader
+   * that starts at known positions. A batch fetched before the seek may
+   * still be delivered.
+   */
+  seek(topic: string, partition: number, offset: bigint): void {
+    this.#consumer.seek({ topic, partition, offset: offset.toString() });
+  }
+
   pause(topics: string[]): void {
     this.#consumer.pause(topics.map((topic) => ({ topic })));
   }

@@ -13,6 +13,12 @@ export class RelayMetrics {
     help: "Outbox events published to Kafka",
     registers: [this.registry],
   });
+  readonly publishedByTopic = new client.Counter({
+    name: "relay_topic_events_published_total",
+    help: "Outbox events published to Kafka, per topic (SPEC §8: per-topic message counts)",
+    labelNames: ["topic"],
+    registers: [this.registry],
+  });
   readonly deadLettered = new client.Counter({
     name: "relay_events_dead_lettered_total",
     help: "Outbox rows sent to the relay dead-letter topic",

@@ -367,14 +367,11 @@ class Session {
           r = toRecord(row, tx.commitEndLsn, { knownTopics: this.#knownTopics });
         }
         if (r.ok) {
+          // Few attributes: each costs µs per event at thousands of events/s.
           const span = startProducerSpan(`publish ${r.topic}`, r.message.headers!, {
-            "messaging.system": "kafka",
-            "messaging.operation.type": "publish",
             "messaging.destination.name": r.topic,
             "messaging.message.id": row.eventId,
             "event.type": row.eventType,
-            "aggregate.id": row.aggregateId,
-            "relay.source_lsn": r.message.headers!["source-lsn"] ?? "",
           });
           if (span) spans.push(span);
           const list = byTopic.get(r.topic) ?? [];
@@ -434,6 +431,9 @@ class Session {
     }
     this.#metrics.transactions.inc();
     this.#metrics.notePublished(events - deadLetters.length);
+    for (const [topic, messages] of byTopic) {
+      this.#metrics.publishedByTopic.inc({ topic }, messages.length);
+    }
     for (const d of deadLetters) {
       this.#metrics.deadLettered.inc({ reason: d.headers!["dlq-reason"] });
     }

@@ -68,6 +68,12 @@ export function createApp(opts: AppOptions): Hono<AppEnv> {
       throw new Error(`a non-Error was thrown: ${String(err)}`, { cause: err });
     }
   });
+  app.use(async function noNulInUrl(c, next) {
+    // Postgres cannot store U+0000: a NUL anywhere in the path or query (a
+    // route may read a parameter without a schema) is refused before SQL sees it.
+    if (/%00/.test(c.req.url)) throw new HttpError(400, "the URL must not contain NUL characters");
+    await next();
+  });
   app.use(bodyLimit({
     maxSize,
     onError: () => {

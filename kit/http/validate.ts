@@ -92,6 +92,16 @@ export function fieldsOf(
   return fields;
 }
 
+const NUL_MESSAGE = "must not contain NUL characters";
+
+/** Where `value` (input that passed its schema, so of bounded depth) holds a string with U+0000. */
+export function nulPaths(value: unknown, path: PropertyKey[] = []): PropertyKey[][] {
+  if (typeof value === "string") return value.includes("\u0000") ? [path] : [];
+  if (typeof value !== "object" || value === null) return [];
+  const entries = Array.isArray(value) ? value.entries() : Object.entries(value);
+  return [...entries].flatMap(([k, v]) => nulPaths(v, [...path, k]));
+}
+
 /** A 415 unless a request that has a body sends it as JSON. */
 function requireJsonBody(c: Context): void {
   const type = c.req.header("Content-Type");
@@ -143,8 +153,18 @@ export function validate<Target extends keyof ValidationTargets, T extends z.Zod
       if (!result.success) throw new ValidationError(fieldsOf(result.error, rootName));
     },
     {
-      validationFunction: (s, value) =>
-        (s as z.ZodType).safeParseAsync(value, { error: issueMessage }) as never,
+      validationFunction: async (s, value) => {
+        const result = await (s as z.ZodType).safeParseAsync(value, { error: issueMessage });
+        if (!result.success) return result as never;
+        // Postgres cannot store U+0000 in text or jsonb (SQLSTATE 22021, 22P05):
+        // refused here, as the client's fault, not as a 500 from the database.
+        const nul = nulPaths(result.data);
+        if (nul.length === 0) return result as never;
+        return {
+          success: false,
+          error: { issues: nul.map((path) => ({ code: "custom", path, message: NUL_MESSAGE })) },
+        } as never;
+      },
     },
   );
   if (target !== "json") return inner;

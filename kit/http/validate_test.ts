@@ -107,3 +107,32 @@ Deno.test("query parameters are validated too, wrong ones named", async () => {
   assert.equal(res.status, 422);
   assert.deepEqual((await res.json()).error.fields, { page: "must be at least 1" });
 });
+
+Deno.test("a NUL character, which Postgres cannot store, is a 422 (body) or a 400 (URL)", async () => {
+  const res = await post(
+    JSON.stringify({ userId: "u\u0000", items: [{ productId: "p\u0000", quantity: 1 }] }),
+  );
+  assert.equal(res.status, 422);
+  assert.deepEqual((await res.json()).error.fields, {
+    userId: "must not contain NUL characters",
+    "items.0.productId": "must not contain NUL characters",
+  });
+  const url = await orderApp().request("/orders?page=1%00");
+  assert.equal(url.status, 400);
+});
+
+Deno.test("a bodiless POST over HTTP (Content-Length: 0) is validated as an empty object", async () => {
+  const app = createApp({ service: "test", log: quiet });
+  app.post(
+    "/replay",
+    validate("json", z.object({ limit: z.number().optional() })),
+    (c) => c.json(c.req.valid("json")),
+  );
+  const res = await app.request("/replay", {
+    method: "POST",
+    headers: { "Content-Length": "0" },
+    body: new ReadableStream({ start: (c) => c.close() }),
+  });
+  assert.equal(res.status, 200);
+  assert.deepEqual(await res.json(), {});
+});

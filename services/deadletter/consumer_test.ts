@@ -12,7 +12,9 @@ import { startConsumer } from "../../kit/mod.ts";
 import { ConsumerFixture, envelope } from "../../kit/testing.ts";
 import { eventually } from "../../tests/support/dev.ts";
 import { startDeadLetterConsumer } from "./handlers/consumer.ts";
-import { replayOne, replayPending, startPeriodicReplay } from "./handlers/replay.ts";
+import { issueToken } from "../../kit/mod.ts";
+import { replayPending, startPeriodicReplay } from "./handlers/replay.ts";
+import { deadLetterHttp } from "./http.ts";
 import { findDeadLetter } from "./store.ts";
 import { DeadLetterFixture } from "./testing.ts";
 
@@ -86,7 +88,7 @@ Deno.test(
 
       // The dependency is back for one of them: replay everything retryable.
       broken.delete(healed.id);
-      const ids = await replayPending(deps, { trigger: "test" });
+      const ids = await replayPending(deps, { trigger: "test", topic: k.topic });
       assert.deepEqual(ids.sort(), [healedId, doomedId].sort());
       await eventually(
         "the healed event handled",
@@ -95,7 +97,23 @@ Deno.test(
         100,
       );
       // Replaying it again is harmless: the consumer's inbox has it.
-      await replayOne(deps, healedId, "test");
+      // Through the admin API, as an operator (or the console) would.
+      const secret = crypto.randomUUID() + crypto.randomUUID();
+      const res = await deadLetterHttp({ ...deps, jwtSecret: secret }).request(
+        `/admin/dead-letters/${healedId}/replay`,
+        {
+          method: "POST",
+          headers: {
+            Authorization: `Bearer ${await issueToken(
+              secret,
+              { sub: "ops", roles: ["admin"] },
+              60,
+            )}`,
+          },
+        },
+      );
+      assert.equal(res.status, 200);
+      assert.equal((await res.json()).status, "REPLAYED");
       // The doomed one failed again after its one replay: non-retryable, with the alert.
       await stored(doomed.id, "NON_RETRYABLE");
       assert.ok(f.log.lines.some((l) => l.message.startsWith("permanent failure")));
@@ -116,7 +134,7 @@ Deno.test(
       await k.publish(late);
       await stored(late.id, "PENDING");
       broken.delete(late.id);
-      const stop = startPeriodicReplay(deps, 200);
+      const stop = startPeriodicReplay(deps, 200, { topic: k.topic });
       try {
         await eventually(
           "the periodic replay",

@@ -218,6 +218,32 @@ Deno.test({
           ];
           await refuse(service, cases, tokens.admin);
         }
+        // The WebSockets take their token from the URL (browsers cannot set headers).
+        const upgrade = {
+          Upgrade: "websocket",
+          Connection: "Upgrade",
+          "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+          "Sec-WebSocket-Version": "13",
+        };
+        for (
+          const [service, path] of [[suite.orders[0], "/orders/ws"], [
+            suite.coupon,
+            "/coupons/ws",
+          ]] as const
+        ) {
+          await refuse(
+            service,
+            Object.entries({ "no token": "", ...bad }).map(([name, token]) => ({
+              name: `websocket, ${name}`,
+              method: "GET",
+              path: token ? `${path}?access_token=${encodeURIComponent(token)}` : path,
+              token: null,
+              headers: upgrade,
+              expect: [401],
+            })),
+            tokens.admin,
+          );
+        }
       });
 
       await t.step("nothing was written for any refused request", async () => {

@@ -12,9 +12,25 @@ import { type BadRequest, oversized, SQL_INJECTIONS } from "./support.ts";
 
 const V = 422;
 
+/** `v` with a NUL character in every string: Postgres cannot store one (text, jsonb). */
+function withNul(v: unknown): unknown {
+  if (typeof v === "string") return `${v}\u0000`;
+  if (Array.isArray(v)) return v.map(withNul);
+  if (v && typeof v === "object") {
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, withNul(x)]));
+  }
+  return v;
+}
+
+/** A path (or query) with a percent-encoded NUL in it. */
+function nulInUrl(method: string, path: string): BadRequest {
+  return { name: `NUL in ${path}`, method, path: `${path}%00x`, expect: [400] };
+}
+
 /** Requests every JSON route must refuse the same way. */
 function jsonBodyCases(method: string, path: string, valid: Record<string, unknown>): BadRequest[] {
   return [
+    { name: "NUL in strings", method, path, body: withNul(valid), expect: [V] },
     { name: "malformed JSON", method, path, raw: '{"a": [1, 2', expect: [400] },
     { name: "truncated JSON", method, path, raw: "{", expect: [400] },
     {
@@ -149,6 +165,9 @@ export function inventoryCases(mark: string): { admin: BadRequest[]; customer: B
       expect: [V],
     },
     { name: "unknown query", method: "GET", path: "/products?sort=price;drop", expect: [V] },
+    nulInUrl("GET", `/products/${mark}`),
+    nulInUrl("GET", "/products?after=a"),
+    nulInUrl("PUT", `/products/${mark}/stock`),
   ];
   const customer: BadRequest[] = [
     {
@@ -308,6 +327,8 @@ export function orderCases(
     },
     { name: "list to not a date", method: "GET", path: "/orders?to=yesterday", expect: [V] },
     { name: "unknown route", method: "GET", path: "/orderz", expect: [404] },
+    nulInUrl("GET", `/orders/${crypto.randomUUID()}`),
+    nulInUrl("GET", "/orders?status=PENDING"),
     { name: "unsupported method", method: "DELETE", path: "/orders", expect: [404, 405] },
   ];
   const customerAdmin: BadRequest[] = [
@@ -357,6 +378,7 @@ export function orderCases(
       path: "/admin/orders?limit=-5",
       expect: [V],
     },
+    nulInUrl("GET", "/admin/orders?user=a"),
   ];
   void mark;
   return { user, customerAdmin, admin };
@@ -464,6 +486,7 @@ export function couponCases(
         path: `/admin/campaigns/${mark}-nope`,
         expect: [404],
       },
+      nulInUrl("GET", `/admin/campaigns/${mark}`),
       ...SQL_INJECTIONS.map((s) => ({
         name: `campaign id ${s}`,
         method: "GET",
@@ -574,6 +597,15 @@ export function deadLetterCases(): { admin: BadRequest[]; customer: BadRequest[]
       method: "GET",
       path: "/admin/dead-letters/999999999999",
       expect: [404],
+    },
+    nulInUrl("GET", "/admin/dead-letters?topic=stock-events"),
+    nulInUrl("GET", "/admin/dead-letters/1"),
+    {
+      name: "resolve, NUL in note",
+      method: "POST",
+      path: "/admin/dead-letters/999999999999/resolve",
+      body: { note: "a\u0000b" },
+      expect: [V],
     },
     ...SQL_INJECTIONS.map((s) => ({
       name: `dead letter id ${s}`,

@@ -16,7 +16,11 @@ import { ManagedProcess, testPort } from "../support/process.ts";
 
 /** A coupon process deciding with `issuer`; extra settings in `env`. */
 export function couponProcess(
-  opts: { issuer?: "redis" | "pg-lock"; env?: Record<string, string>; name?: string } = {},
+  opts: {
+    issuer?: "redis" | "pg-lock";
+    env?: Record<string, string>;
+    name?: string;
+  } = {},
 ): ManagedProcess {
   return new ManagedProcess({
     name: opts.name ?? `coupon-${opts.issuer ?? "redis"}`,

@@ -24,6 +24,15 @@ try {
     select nspname from pg_namespace where nspname like 'rt\\_%'`;
   for (const { nspname } of schemas) await sql`drop schema if exists ${sql(nspname)} cascade`;
   await sql`delete from relay.progress where slot_name like 'rt\\_%'`;
+  // The dead-letter service's test rows, and the faults tests/badinput/stock_outage_test.ts injects.
+  await sql`delete from deadletters.dead_letters
+            where dlq_topic like 'kit\\_%' or original_topic like 'dl-%'`;
+  const faults = await sql<{ tgname: string; tbl: string }[]>`
+    select tgname, tgrelid::regclass::text as tbl from pg_trigger where tgname like 'outage\\_%'`;
+  for (const f of faults) await sql.unsafe(`drop trigger if exists "${f.tgname}" on ${f.tbl}`);
+  const fns = await sql<{ proname: string }[]>`
+    select proname from pg_proc where proname like 'outage\\_%' and pronamespace = 'inventory'::regnamespace`;
+  for (const f of fns) await sql.unsafe(`drop function if exists inventory."${f.proname}"()`);
 
   const admin = new Admin(testKafka("cleanup"));
   await admin.connect();

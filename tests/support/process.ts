@@ -57,6 +57,7 @@ export class ManagedProcess {
         // spans go to the suite's Jaeger (OTEL_EXPORTER_OTLP_ENDPOINT from ./dev)
         // under the process's service name: `order-1` reports as `order`.
         OTEL_DENO: "true",
+        OTEL_DENO_CONSOLE: "ignore", // log lines stay on stdout; Jaeger takes no OTLP logs
         OTEL_SERVICE_NAME: this.name.replace(/-\d+$/, ""),
         ...this.#env,
       },

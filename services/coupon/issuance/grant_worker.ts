@@ -227,8 +227,10 @@ export class GrantWorker {
           notices.push({ type: "CouponStored", ...base, couponId: g.couponId });
           break;
         case "already_stored":
+          // A redelivery: the first attempt may have died before its notice.
           this.counts.alreadyStored++;
           acks.push(g.entryId);
+          notices.push({ type: "CouponStored", ...base, couponId: g.couponId });
           break;
         case "duplicate":
           this.counts.duplicates++;

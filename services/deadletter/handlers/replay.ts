@@ -95,15 +95,19 @@ export async function replayPending(
 
 /**
  * Every `intervalMs`, re-sends the PENDING dead letters (SPEC §9.2: every
- * 5 minutes). Returns a stop function. A failing round (Kafka or Postgres
- * down) is logged and tried again next time.
+ * 5 minutes), of one original topic if given. Returns a stop function. A
+ * failing round (Kafka or Postgres down) is logged and tried again next time.
  */
-export function startPeriodicReplay(deps: DeadLetterDeps, intervalMs: number): () => Promise<void> {
+export function startPeriodicReplay(
+  deps: DeadLetterDeps,
+  intervalMs: number,
+  opts: { topic?: string } = {},
+): () => Promise<void> {
   if (intervalMs <= 0) return () => Promise.resolve();
   let running: Promise<unknown> = Promise.resolve();
   const timer = setInterval(() => {
     running = running.then(() =>
-      replayPending(deps, { trigger: "periodic" }).catch((err) =>
+      replayPending(deps, { trigger: "periodic", topic: opts.topic }).catch((err) =>
         deps.log.error("periodic replay failed; trying again next round", { error: err })
       )
     );
