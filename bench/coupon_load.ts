@@ -53,12 +53,16 @@ function setup(thread)
 end
 
 function init(args)
-  tokens = {}
+  -- Every user's request, formatted once: request() only picks one.
+  local body = '{"campaignId":"' .. CAMPAIGN .. '"}'
+  reqs = {}
   for line in io.lines(TOKENS) do
-    if #line > 0 then tokens[#tokens + 1] = line end
+    if #line > 0 then
+      reqs[#reqs + 1] = wrk.format("POST", "/coupons/issue",
+        { ["Authorization"] = "Bearer " .. line, ["Content-Type"] = "application/json" }, body)
+    end
   end
   math.randomseed(tid * 7919 + os.time())
-  body = '{"campaignId":"' .. CAMPAIGN .. '"}'
   health = wrk.format("GET", "/health")
   -- wrk calls the first thread's request() once before the run, to check it.
   sent = tid == 1 and -1 or 0
@@ -69,9 +73,7 @@ end
 function request()
   if sent >= QUOTA then return health end
   sent = sent + 1
-  local t = tokens[math.random(#tokens)]
-  return wrk.format("POST", "/coupons/issue",
-    { ["Authorization"] = "Bearer " .. t, ["Content-Type"] = "application/json" }, body)
+  return reqs[math.random(#reqs)]
 end
 
 local function finish()
@@ -128,8 +130,8 @@ export interface BurstOptions {
 
 /** Runs wrk against the issue endpoint; throws when wrk fails or prints no result. */
 export async function runBurst(o: BurstOptions): Promise<BurstResult> {
-  const threads = o.threads ?? 2;
-  const connections = o.connections ?? 64;
+  const threads = o.threads ?? 1;
+  const connections = o.connections ?? 32;
   const dir = await Deno.makeTempDir({ prefix: "coupon-burst-" });
   try {
     const script = `${dir}/burst.lua`;

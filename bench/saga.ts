@@ -365,7 +365,7 @@ const cpu = new CpuMeter()
   .group("suite order ×2", () => suite.orders.map((o) => o.pid))
   .group("suite inventory", () => [suite.inventory.pid])
   .group("suite coupon + point", () => [suite.coupon.pid, suite.point.pid])
-  .group("suite relay (standby)", () => [suite.relay.pid])
+  .group("suite relay", () => [suite.relay.pid])
   .group("extra instances (BENCH_EXTRA)", () => extras.map((p) => p.pid))
   .group("./dev relay (active)", () => [pidFile(`${ROOT}.data/run/relay.pid`)])
   .group(
@@ -376,6 +376,9 @@ const cpu = new CpuMeter()
   .group("kafka ×3", () => [1, 2, 3].map((n) => pidFile(`${ROOT}.data/run/kafka-${n}.pid`)))
   .group("postgres", () => pidsNamed("postgres"));
 
+/** The port of the relay that publishes (the suite's when it holds the slot): its /metrics. */
+let relayPort = cfg.relayPort;
+
 async function runPhase(def: PhaseDef, users: BenchUser[]): Promise<PhaseResult> {
   const set = await admin.call(suite.orders[0], "PUT", "/admin/settings/mode", def.settings);
   if (set.status !== 200) throw new Error(`PUT /admin/settings/mode: ${set.status}`);
@@ -383,7 +386,7 @@ async function runPhase(def: PhaseDef, users: BenchUser[]): Promise<PhaseResult>
     `${def.name}: ${def.what}; ${def.concurrency} clients, window ${def.window}, ${def.seconds} s`,
   );
   const cpu0: CpuSnapshot = cpu.snapshot();
-  const relay0 = await scrape(cfg.relayPort);
+  const relay0 = await scrape(relayPort);
   const { samples, start } = await drive({
     seconds: def.seconds,
     concurrency: def.concurrency,
@@ -412,7 +415,7 @@ async function runPhase(def: PhaseDef, users: BenchUser[]): Promise<PhaseResult>
   await drain(samples, notifications, cfg.completionTimeoutMs);
   const drainedAt = nowMs();
   await sleep(300); // the relay's last transaction of the phase
-  const relay1 = await scrape(cfg.relayPort);
+  const relay1 = await scrape(relayPort);
   const db = await readBack(sql, samples.filter((s) => s.orderId).map((s) => s.orderId!));
   return {
     def,
@@ -438,9 +441,11 @@ try {
   const relayHealth = await suite.relay.get<{ state: string }>("/health");
   const devRelay = await fetch(`http://127.0.0.1:${cfg.relayPort}/health`)
     .then((r) => r.json() as Promise<{ state: string; instance: string }>).catch(() => undefined);
+  if (relayHealth?.state === "active") relayPort = suite.relay.port;
   log(
     `suite up in ${round((nowMs() - t0) / 1000)} s; suite relay ${relayHealth?.state}, ` +
-      `relay on :${cfg.relayPort} ${devRelay?.state ?? "not answering"}`,
+      `relay on :${cfg.relayPort} ${devRelay?.state ?? "not answering"}; ` +
+      `relay metrics from :${relayPort}`,
   );
 
   const saved = await admin.call<ModeSettings>(suite.orders[0], "GET", "/admin/settings/mode");

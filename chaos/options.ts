@@ -32,6 +32,10 @@ export interface ChaosOptions {
   sagaDeadlineMs: number;
   /** Users placing orders. */
   users: number;
+  /** FCFS issue requests per second (`POST /coupons/issue`, one campaign); 0: none. */
+  fcfsRatePerS: number;
+  /** The campaign's coupons (three times as many users ask). */
+  fcfsTotal: number;
 }
 
 export const FULL_RUN: ChaosOptions = {
@@ -48,6 +52,8 @@ export const FULL_RUN: ChaosOptions = {
   recoverTimeoutS: 120,
   sagaDeadlineMs: 30_000,
   users: 30,
+  fcfsRatePerS: 2,
+  fcfsTotal: 50,
 };
 
 const NAMES: Record<string, keyof ChaosOptions> = {
@@ -62,6 +68,8 @@ const NAMES: Record<string, keyof ChaosOptions> = {
   "recover-timeout": "recoverTimeoutS",
   "saga-deadline-ms": "sagaDeadlineMs",
   "users": "users",
+  "fcfs-rate": "fcfsRatePerS",
+  "fcfs-total": "fcfsTotal",
 };
 
 const ENV: Record<string, keyof ChaosOptions> = {
@@ -76,11 +84,13 @@ const ENV: Record<string, keyof ChaosOptions> = {
   CHAOS_RECOVER_TIMEOUT_S: "recoverTimeoutS",
   CHAOS_SAGA_DEADLINE_MS: "sagaDeadlineMs",
   CHAOS_USERS: "users",
+  CHAOS_FCFS_RATE: "fcfsRatePerS",
+  CHAOS_FCFS_TOTAL: "fcfsTotal",
 };
 
 export const USAGE = `deno task chaos [--duration=S] [--rate=N] [--coupon-rate=N] [--broker-kills=N]
   [--process-kills=N] [--postgres-restarts=N] [--redis-restarts=N] [--drain-timeout=S]
-  [--recover-timeout=S] [--saga-deadline-ms=MS] [--users=N]
+  [--recover-timeout=S] [--saga-deadline-ms=MS] [--users=N] [--fcfs-rate=N] [--fcfs-total=N]
 (or CHAOS_DURATION_S, CHAOS_RATE, CHAOS_BROKER_KILLS, … in the environment)`;
 
 function number(name: string, raw: string): number {

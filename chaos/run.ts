@@ -7,13 +7,15 @@
  *
  * @module
  */
+import type postgres from "postgres";
 import { connectAdmin } from "../db/mod.ts";
 import { sleep } from "../tests/support/dev.ts";
 import { Suite } from "../tests/support/suite.ts";
 import { checkInvariants, drain, runEvents } from "./checks.ts";
+import { checkFcfs, createCampaign, type Fcfs, issuedEvents, runFcfs } from "./fcfs.ts";
 import { auditedTopics, auditKafka, type DeadLetter, endOffsets } from "./kafka_audit.ts";
 import { ensureInfraUp, Killer, schedule, waitFullIsr } from "./killer.ts";
-import { runLoad } from "./load.ts";
+import { type PlacedOrder, runLoad } from "./load.ts";
 import type { ChaosOptions } from "./options.ts";
 import { type ChaosSummary, summarize } from "./summary.ts";
 import { seedWorld } from "./world.ts";
@@ -25,6 +27,24 @@ export interface ChaosResult {
   deadLetters: DeadLetter[];
   /** Where the processes' last output was written. */
   logFile: string;
+}
+
+function fcfsSummary(f: Fcfs, stored: number): ChaosSummary["fcfs"] {
+  return {
+    total: f.total,
+    requests: f.requests,
+    issued: f.issued.size,
+    stored,
+    soldOut: f.soldOut,
+    alreadyIssued: f.alreadyIssued,
+    unavailable: f.unavailable,
+  };
+}
+
+async function issuedCount(sql: postgres.Sql, f: Fcfs): Promise<number> {
+  const [{ n }] = await sql<{ n: number }[]>`
+    select count(*)::int as n from coupons.coupons where campaign_id = ${f.campaignId}`;
+  return n;
 }
 
 export async function runChaos(
@@ -66,6 +86,9 @@ export async function runChaos(
     );
     summary.run = world.run;
     logFile = `${logDir}/chaos-${world.run}.log`;
+    const fcfs = opts.fcfsRatePerS > 0
+      ? await createCampaign(suite, world, opts.fcfsTotal, (opts.durationS + 3_600) * 1_000)
+      : undefined;
     const topics = await auditedTopics();
     const start = await endOffsets([...topics.events, ...topics.dlqs]);
 
@@ -80,6 +103,11 @@ export async function runChaos(
     const runStart = Date.now();
     const stopLoad = new AbortController();
     const load = runLoad(suite, world, opts, stopLoad.signal);
+    const fcfsPlaced: PlacedOrder[] = [];
+    const fcfsFailed: string[] = [];
+    const fcfsLoad = fcfs
+      ? runFcfs(suite, world, fcfs, opts.fcfsRatePerS, stopLoad.signal, fcfsPlaced, fcfsFailed)
+      : Promise.resolve();
     const killer = new Killer(suite, world, plan, runStart, log);
     await Promise.all([
       killer.run(faults, spacingMs, new AbortController().signal),
@@ -87,6 +115,9 @@ export async function runChaos(
     ]);
     stopLoad.abort();
     const stats = await load;
+    await fcfsLoad;
+    stats.placed.push(...fcfsPlaced);
+    stats.failed.push(...fcfsFailed);
     log(`  load stopped after ${((Date.now() - runStart) / 1000).toFixed(0)} s; draining`);
 
     // A process that died or hangs by itself (not killed by us) must show.
@@ -139,8 +170,13 @@ export async function runChaos(
         failed: stats.failed.length,
         retried: [...stats.placed, ...killer.probes].filter((p) => p.attempts > 1).length,
       };
+      if (fcfs) {
+        violations.push(...await checkFcfs(sql, suite, world, fcfs));
+        summary.fcfs = fcfsSummary(fcfs, await issuedCount(sql, fcfs));
+      }
       log(`  drained in ${(drained.ms / 1000).toFixed(1)} s; reading Kafka back`);
       const events = await runEvents(sql, world.prefix);
+      if (fcfs) events.push(...await issuedEvents(sql, fcfs));
       const audit = await auditKafka(start, events, 120_000);
       violations.push(...audit.violations);
       summary.eventsInKafka = audit.published;
@@ -158,6 +194,7 @@ export async function runChaos(
     await Deno.mkdir(logDir, { recursive: true }).catch(() => {});
     await Deno.writeTextFile(logFile, suite.logs()).catch(() => {});
     await ensureInfraUp(log);
+    if (!await waitFullIsr(120_000)) log("  warn: replicas not all in sync after the run");
     summary.durationS = (Date.now() - t0) / 1000;
   }
   return { summary, deadLetters, logFile };

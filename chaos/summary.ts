@@ -21,6 +21,16 @@ export interface ChaosSummary {
     retried: number;
   };
   couponGrants: number;
+  /** FCFS issue requests and their answers; the coupons stored. */
+  fcfs?: {
+    total: number;
+    requests: number;
+    issued: number;
+    stored: number;
+    soldOut: number;
+    alreadyIssued: number;
+    unavailable: number;
+  };
   kills: Record<FaultKind, number>;
   /** Longest repair → probe-completed time, per kind and overall (ms). */
   recoverMaxMs: Record<FaultKind, number> & { all: number };
@@ -55,7 +65,12 @@ export function formatSummary(sum: ChaosSummary, deadLetters: DeadLetter[]): str
     "",
     `chaos run ${sum.run}: ${sum.durationS.toFixed(0)} s`,
     `  orders placed      ${o.placed} (${o.completed} completed, ${o.cancelled} cancelled; ${o.probes} of them probes; ${o.retried} needed retries; ${o.failed} never accepted)`,
-    `  coupons granted    ${sum.couponGrants} during the run`,
+    `  coupons granted    ${sum.couponGrants} during the run (admin API)`,
+    ...(sum.fcfs
+      ? [
+        `  FCFS campaign      ${sum.fcfs.requests} issue requests: ${sum.fcfs.issued} issued, ${sum.fcfs.soldOut} sold out, ${sum.fcfs.alreadyIssued} already issued, ${sum.fcfs.unavailable} unavailable; ${sum.fcfs.stored} of ${sum.fcfs.total} stored`,
+      ]
+      : []),
     `  kills              ${FAULT_KINDS.map((k) => `${k} ${sum.kills[k]}`).join(", ")}`,
     `  longest recovery   ${s(sum.recoverMaxMs.all)} (${
       FAULT_KINDS.filter((k) => sum.kills[k] > 0).map((k) => `${k} ${s(sum.recoverMaxMs[k])}`)
@@ -85,6 +100,9 @@ export function jsonLine(sum: ChaosSummary): string {
     completed: sum.orders.completed,
     cancelled: sum.orders.cancelled,
     coupon_grants: sum.couponGrants,
+    fcfs_requests: sum.fcfs?.requests ?? 0,
+    fcfs_issued: sum.fcfs?.stored ?? 0,
+    fcfs_total: sum.fcfs?.total ?? 0,
     kills: sum.kills,
     recover_max_ms: sum.recoverMaxMs.all,
     drain_ms: sum.drainMs,

@@ -23,6 +23,12 @@ export interface ConsumerOptions {
   maxBytesPerPartition?: number;
   /** How long a fetch waits for data when there is none (kafkajs default 5 s). */
   maxWaitTimeMs?: number;
+  /**
+   * Partitions whose batches are handled at the same time (kafkajs
+   * `partitionsConsumedConcurrently`, default 1). Within a partition messages
+   * stay one at a time, in order, each committed after its handler.
+   */
+  partitionsConcurrently?: number;
 }
 
 /** What a handler may use besides the message. */
@@ -76,6 +82,7 @@ export class Consumer {
     await this.#consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: this.#opts.partitionsConcurrently ?? 1,
       eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
         let last: string | null = null;
         const context: MessageContext = {

@@ -94,6 +94,13 @@ export interface StartConsumerOptions {
   /** How long a fetch waits for data (kafka/consumer.ts default 500 ms). */
   maxWaitTimeMs?: number;
   /**
+   * Partitions handled at the same time (default 1). Each partition still
+   * gets one message at a time, in order (per-key order, SPEC §4.4), and its
+   * offset is committed only after its handler; different partitions overlap
+   * their database round trips instead of queueing behind each other.
+   */
+  partitionsConcurrently?: number;
+  /**
    * A circuit breaker around the handlers' database work (SPEC §9.1), named
    * `breaker.name`: when failures reach its rate the breaker opens and the
    * consumer pauses — it holds the message in hand, uses no attempt and
@@ -169,6 +176,10 @@ export async function startConsumer(opts: StartConsumerOptions): Promise<Running
     throw new TypeError("startConsumer(): retry.delayMs must be ≥ 0");
   }
   if (!opts.consumerName) throw new TypeError("startConsumer(): consumerName is required");
+  const concurrently = opts.partitionsConcurrently ?? 1;
+  if (!Number.isInteger(concurrently) || concurrently < 1) {
+    throw new TypeError("startConsumer(): partitionsConcurrently must be an integer ≥ 1");
+  }
   const { sql, log, handlers, consumerName, groupId } = opts;
   const counters: ConsumerCounters = {
     handled: 0,
@@ -436,6 +447,7 @@ export async function startConsumer(opts: StartConsumerOptions): Promise<Running
     topics: opts.topics,
     fromBeginning: opts.fromBeginning,
     maxWaitTimeMs: opts.maxWaitTimeMs,
+    partitionsConcurrently: opts.partitionsConcurrently,
   });
   try {
     await dlq.connect();

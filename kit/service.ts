@@ -36,6 +36,12 @@ export interface ParticipantConfig {
   consumerName: string;
   /** <P>_CONSUMER_FROM_BEGINNING: where a group without offsets starts (default true). */
   fromBeginning: boolean;
+  /**
+   * <P>_CONSUMER_CONCURRENCY: partitions the consumer handles at the same
+   * time, each still one message at a time in order (default 4; keep it
+   * below <P>_DB_POOL_MAX, every one holds a connection while it works).
+   */
+  consumerConcurrency: number;
   /** CONSUMER_RETRY_ATTEMPTS / CONSUMER_RETRY_DELAY_MS: SPEC §9.2, 3 × 1 s. */
   retry: { attempts: number; delayMs: number };
   /** JWT_SECRET: verifies bearer tokens. */
@@ -71,6 +77,7 @@ export function loadParticipantConfig(
     groupId: envString(`${prefix}_CONSUMER_GROUP`, `${name}-service`),
     consumerName: envString(`${prefix}_INBOX_CONSUMER`, `${name}-service`),
     fromBeginning: envBool(`${prefix}_CONSUMER_FROM_BEGINNING`, true),
+    consumerConcurrency: envInt(`${prefix}_CONSUMER_CONCURRENCY`, 4, 1, 256),
     retry: {
       attempts: envInt("CONSUMER_RETRY_ATTEMPTS", 3, 1, 100),
       delayMs: envInt("CONSUMER_RETRY_DELAY_MS", 1_000, 0, 600_000),
@@ -115,6 +122,7 @@ export async function runService(opts: ServiceOptions): Promise<void> {
     groupId: cfg.groupId,
     consumerName: cfg.consumerName,
     fromBeginning: cfg.fromBeginning,
+    partitionsConcurrently: cfg.consumerConcurrency,
     retry: cfg.retry,
     breaker: cfg.breaker,
   });

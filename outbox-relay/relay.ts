@@ -409,7 +409,7 @@ class Session {
     });
 
     try {
-      await this.#commitWithRetry(batches, spans);
+      await this.#commitWithRetry(batches, last, spans);
     } catch (err) {
       for (const s of spans) {
         failSpan(s, err, "not published: the session ended; the next one sends it again");
@@ -439,9 +439,15 @@ class Session {
     }
   }
 
-  async #commitWithRetry(batches: TopicBatch[], spans: Span[] = []): Promise<void> {
+  async #commitWithRetry(batches: TopicBatch[], last: bigint, spans: Span[] = []): Promise<void> {
     for (let attempt = 1;; attempt++) {
       try {
+        // A failed commit may have committed after all (the coordinator's
+        // broker died after taking the EndTxn): sending the batch again would
+        // publish it twice (found by the chaos run, chaos/). The checkpoint,
+        // read back through the renewed producer (which first lets that
+        // transaction finish), says whether it did.
+        if (attempt > 1 && await this.#committedAlready(last)) return;
         await this.#producer.commit(batches);
         return;
       } catch (err) {
@@ -465,6 +471,14 @@ class Session {
         await sleep(Math.min(100 * 2 ** Math.min(attempt - 1, 6), 5_000));
       }
     }
+  }
+
+  /** True when the committed checkpoint already covers `last`. */
+  async #committedAlready(last: bigint): Promise<boolean> {
+    const cp = await new CheckpointStore(this.#kafka, this.#cfg.slotName).readLatest(
+      this.#producer,
+    );
+    return cp !== null && cp >= last;
   }
 
   async #refreshTopics(): Promise<boolean> {

@@ -11,6 +11,7 @@
 import type { Context, ErrorHandler, NotFoundHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { isDatabaseUnavailable } from "../db_unavailable.ts";
 import { createLogger, type Logger } from "../log.ts";
 
 /** The body of every error response. */
@@ -120,7 +121,8 @@ export function errorResponse(
  * The app's `onError`: every thrown error becomes an {@link ErrorBody}.
  * {@link HttpError}s are sent as they are; Hono's own `HTTPException`s (a
  * malformed JSON body, a body over the limit, …) keep their status with the
- * default code; anything else is logged and answered with an opaque 500.
+ * default code; an unreachable database is a 503 with Retry-After; anything
+ * else is logged and answered with an opaque 500.
  */
 export function errorHandler(log: Logger): ErrorHandler {
   return (err, c) => {
@@ -136,6 +138,20 @@ export function errorHandler(log: Logger): ErrorHandler {
         code: DEFAULT_CODES[status] ?? `http_${status}`,
         message: err.message || DEFAULT_MESSAGES[status] || "request refused",
       }, headersOf(err.res));
+    }
+    if (isDatabaseUnavailable(err)) {
+      // Postgres restarting or unreachable: not the request's fault, and
+      // worth retrying (the chaos run, chaos/, restarts Postgres under load).
+      log.warn("database unavailable", {
+        method: c.req.method,
+        path: c.req.path,
+        request_id: requestIdOf(c),
+        error: err,
+      });
+      return errorResponse(c, 503, {
+        code: "unavailable",
+        message: "the database is unavailable for a moment; retry",
+      }, { "Retry-After": "1" });
     }
     logUnexpected(log, c, err);
     const requestId = requestIdOf(c);

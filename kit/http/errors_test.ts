@@ -98,6 +98,18 @@ Deno.test("an unexpected error is a 500 that leaks nothing, logged with the requ
   assert.equal((log.lines[0].fields?.error as Error).message, secret);
 });
 
+Deno.test("an unreachable database is a 503 with Retry-After, not a 500", async () => {
+  for (const code of ["ECONNREFUSED", "CONNECTION_CLOSED", "57P01"]) {
+    const err = Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:55432"), { code });
+    const res = await appThrowing(err).request("/boom");
+    assert.equal(res.status, 503, code);
+    assert.equal(res.headers.get("Retry-After"), "1");
+    const text = await res.text();
+    assert.doesNotMatch(text, /55432|ECONNREFUSED/);
+    assert.equal(JSON.parse(text).error.code, "unavailable");
+  }
+});
+
 Deno.test("a thrown non-Error is a 500 too", async () => {
   const res = await appThrowing("just a string").request("/boom");
   assert.equal(res.status, 500);

@@ -37,6 +37,7 @@ const consumer = cfg.sagaConsumer
     groupId: cfg.groupId,
     consumerName: cfg.consumerName,
     fromBeginning: cfg.fromBeginning,
+    partitionsConcurrently: cfg.consumerConcurrency,
     retry: cfg.retry,
     breaker: cfg.breaker, // SPEC §9.1's coupon breaker (config.ts)
   })

@@ -13,6 +13,13 @@ export interface OrderConfig {
   sagaDeadlineMs: number;
   /** How often overdue sagas are looked for. */
   deadlineSweepMs: number;
+  /** ORDER_DB_POOL_MAX: most Postgres connections (default 10). */
+  dbPoolMax: number;
+  /**
+   * ORDER_CONSUMER_CONCURRENCY: reply partitions handled at the same time,
+   * each still one message at a time in order (default 4).
+   */
+  consumerConcurrency: number;
 }
 
 export function loadOrderConfig(): OrderConfig {
@@ -22,5 +29,7 @@ export function loadOrderConfig(): OrderConfig {
     kafkaBrokers: infraConfig().kafkaBrokers,
     sagaDeadlineMs: envInt("ORDER_SAGA_DEADLINE_MS", 15_000, 100),
     deadlineSweepMs: envInt("ORDER_DEADLINE_SWEEP_MS", 1_000, 50),
+    dbPoolMax: envInt("ORDER_DB_POOL_MAX", 10, 1, 1000),
+    consumerConcurrency: envInt("ORDER_CONSUMER_CONCURRENCY", 4, 1, 256),
   };
 }

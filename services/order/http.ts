@@ -118,8 +118,9 @@ export function orderApp(deps: OrderHttpDeps) {
     const orderId = crypto.randomUUID();
     // Finds the saga's trace in Jaeger by tag (`order.id`), e.g. for the console.
     trace.getActiveSpan()?.setAttribute("order.id", orderId);
+    let order: OrderRow;
     try {
-      await sql.begin(async (tx) => {
+      order = await sql.begin(async (tx) => {
         const settings = await readModeSettings(tx);
         const mode = chooseMode({
           userId: user.id,
@@ -127,7 +128,7 @@ export function orderApp(deps: OrderHttpDeps) {
           usesCoupon: body.couponId !== undefined,
           usesPoints: (body.points ?? 0) > 0,
         }, settings);
-        await placeOrder(tx, {
+        return await placeOrder(tx, {
           orderId,
           userId: user.id,
           items: body.items,
@@ -147,9 +148,8 @@ export function orderApp(deps: OrderHttpDeps) {
       }
       throw err;
     }
-    const order = await findOrder(sql, orderId);
     c.header("Location", `/orders/${orderId}`);
-    return c.json(view(order!), 202);
+    return c.json(view(order), 202);
   });
 
   app.get("/orders/:id", async (c) => {

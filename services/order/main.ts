@@ -18,7 +18,7 @@ import { OrderNotifier } from "./notifications.ts";
 
 const cfg = loadOrderConfig();
 const log = createLogger("order");
-const sql = connectService("order_service", { max: 10 });
+const sql = connectService("order_service", { max: cfg.dbPoolMax });
 watchBacklog(sql);
 const kafka = createKafka({
   brokers: cfg.kafkaBrokers,
@@ -35,6 +35,7 @@ const replies = await startConsumer({
   groupId: "order-service",
   topics: [STOCK_TOPIC, COUPON_TOPIC, POINT_TOPIC],
   consumerName: "order.saga-replies",
+  partitionsConcurrently: cfg.consumerConcurrency,
   handlers: Object.fromEntries(Object.keys(REPLIES).map((type) => [type, handleReply])),
 });
 const stopSweeper = startDeadlineSweeper(sql, log, cfg.deadlineSweepMs);

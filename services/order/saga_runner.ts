@@ -6,9 +6,14 @@
  * the outbox. So a crash at any point leaves either all of it or none, and
  * any instance can carry on any saga.
  *
+ * The writes of one change are pipelined: issued together on the
+ * transaction's connection (postgres.js sends them back to back, Postgres
+ * runs them in that order), so a change costs a few round trips, not one per
+ * row. The outbox rows keep the order they are issued in.
+ *
  * @module
  */
-import { appendOutbox, type Tx } from "../../db/mod.ts";
+import { appendOutbox, type OutboxEvent, type Tx } from "../../db/mod.ts";
 import { markSpan } from "../../kit/tracing.ts";
 import { COUPON_TOPIC, CouponEvents } from "../coupon/events.ts";
 import { COMPENSATION_TOPIC, STOCK_TOPIC, StockEvents } from "../inventory/events.ts";
@@ -37,8 +42,8 @@ export interface PlaceOrder {
   deadlineMs: number;
 }
 
-/** Stores the order as PENDING and publishes OrderPlaced and the first requests. */
-export async function placeOrder(tx: Tx, p: PlaceOrder): Promise<void> {
+/** Stores the order as PENDING and publishes OrderPlaced and the first requests; returns it. */
+export async function placeOrder(tx: Tx, p: PlaceOrder): Promise<OrderRow> {
   const t = start(p.orderId, p.mode, planSteps(p.items.length, p.couponId !== null, p.points > 0));
   const order = {
     id: p.orderId,
@@ -52,25 +57,28 @@ export async function placeOrder(tx: Tx, p: PlaceOrder): Promise<void> {
     idempotencyKey: p.idempotencyKey,
     deadlineAt: new Date(Date.now() + p.deadlineMs),
   };
-  await insertOrder(tx, order);
-  await appendOutbox(tx, {
-    aggregateType: "order",
-    aggregateId: p.orderId,
-    eventType: OrderEvents.Placed,
-    topic: ORDER_TOPIC,
-    key: p.userId,
-    payload: {
-      orderId: p.orderId,
-      userId: p.userId,
-      items: p.items,
-      couponId: p.couponId,
-      points: p.points,
-      mode: p.mode,
-    },
-  });
-  await addHistory(tx, p.orderId, ["order placed", ...t.notes]);
-  await publish(tx, order, t.commands);
+  const [stored] = await Promise.all([
+    insertOrder(tx, order),
+    appendOutbox(tx, {
+      aggregateType: "order",
+      aggregateId: p.orderId,
+      eventType: OrderEvents.Placed,
+      topic: ORDER_TOPIC,
+      key: p.userId,
+      payload: {
+        orderId: p.orderId,
+        userId: p.userId,
+        items: p.items,
+        couponId: p.couponId,
+        points: p.points,
+        mode: p.mode,
+      },
+    }),
+    addHistory(tx, p.orderId, ["order placed", ...t.notes]),
+    publish(tx, order, t.commands),
+  ]);
   orderCreated(p.mode);
+  return stored;
 }
 
 /**
@@ -87,9 +95,11 @@ export async function applyToSaga(
   if (!order) return false;
   const t = advance(order.saga, input);
   if (t.notes.length === 0) return false;
-  await saveSaga(tx, orderId, t.saga);
-  await addHistory(tx, orderId, t.notes, detail);
-  await publish(tx, order, t.commands);
+  const writes: Promise<unknown>[] = [
+    saveSaga(tx, orderId, t.saga),
+    addHistory(tx, orderId, t.notes, detail),
+    publish(tx, order, t.commands),
+  ];
   if (t.saga.status !== order.status) {
     if (t.saga.status === "COMPLETED" || t.saga.status === "CANCELLED") {
       orderFinished(order.mode, t.saga.status, order.createdAt);
@@ -102,41 +112,56 @@ export async function applyToSaga(
       markSpan(`order ${t.saga.status}`, { "order.id": orderId, "order.mode": order.mode });
     }
     if (t.saga.status === "COMPLETED") {
-      await appendOutbox(tx, {
+      writes.push(appendOutbox(tx, {
         aggregateType: "order",
         aggregateId: orderId,
         eventType: OrderEvents.Completed,
         topic: ORDER_TOPIC,
         key: order.userId,
         payload: { orderId, userId: order.userId },
-      });
+      }));
     } else if (t.saga.status === "CANCELLED") {
-      await appendOutbox(tx, {
+      writes.push(appendOutbox(tx, {
         aggregateType: "order",
         aggregateId: orderId,
         eventType: OrderEvents.Cancelled,
         topic: ORDER_TOPIC,
         key: order.userId,
         payload: { orderId, userId: order.userId, reason: t.saga.reason ?? "cancelled" },
-      });
+      }));
     }
   }
+  await Promise.all(writes);
   return true;
 }
 
-/** Turns saga commands into the participants' events (their contracts). */
+/**
+ * Turns saga commands into the participants' events (their contracts),
+ * written in the commands' order; the inserts are issued together.
+ */
 async function publish(
   tx: Tx,
   order: Pick<OrderRow, "id" | "userId" | "items" | "couponId" | "points">,
   commands: Command[],
 ): Promise<void> {
+  // Every event is made before any is written: a mistake in the making
+  // throws here, with no insert of this change in flight.
+  const events = commandEvents(order, commands);
+  await Promise.all(events.map((e) => appendOutbox(tx, e)));
+}
+
+function commandEvents(
+  order: Pick<OrderRow, "id" | "userId" | "items" | "couponId" | "points">,
+  commands: Command[],
+): OutboxEvent[] {
+  const events: OutboxEvent[] = [];
   for (const c of commands) {
     const base = { aggregateType: "order", aggregateId: order.id };
     if (c.stepId.startsWith("stock:")) {
       const line = Number(c.stepId.slice("stock:".length));
       const item = order.items[line - 1];
       if (c.type === "request") {
-        await appendOutbox(tx, {
+        events.push({
           ...base,
           eventType: StockEvents.DeductionRequested,
           topic: STOCK_TOPIC,
@@ -150,7 +175,7 @@ async function publish(
           },
         });
       } else {
-        await appendOutbox(tx, {
+        events.push({
           ...base,
           eventType: StockEvents.RestoreRequested,
           topic: COMPENSATION_TOPIC,
@@ -160,8 +185,7 @@ async function publish(
       }
     } else if (c.stepId === "coupon") {
       const couponId = order.couponId!;
-      await appendOutbox(
-        tx,
+      events.push(
         c.type === "request"
           ? {
             ...base,
@@ -179,8 +203,7 @@ async function publish(
           },
       );
     } else if (c.stepId === "point") {
-      await appendOutbox(
-        tx,
+      events.push(
         c.type === "request"
           ? {
             ...base,
@@ -199,4 +222,5 @@ async function publish(
       );
     }
   }
+  return events;
 }

@@ -54,16 +54,19 @@ function toOrder(r: any): OrderRow {
   };
 }
 
+/** Stores a new order; returns it as stored (its timestamps), so no read is needed after. */
 export async function insertOrder(
   tx: Tx,
   o: Omit<OrderRow, "createdAt" | "updatedAt" | "finishedAt" | "reason">,
-) {
-  await tx`
+): Promise<OrderRow> {
+  const [r] = await tx`
     insert into orders (id, user_id, status, mode, items, coupon_id, points, saga, idempotency_key, deadline_at)
     values (${o.id}, ${o.userId}, ${o.status}, ${o.mode}, ${
     tx.json(o.items as never)
   }, ${o.couponId},
-            ${o.points}, ${tx.json(o.saga as never)}, ${o.idempotencyKey}, ${o.deadlineAt})`;
+            ${o.points}, ${tx.json(o.saga as never)}, ${o.idempotencyKey}, ${o.deadlineAt})
+    returning *`;
+  return toOrder(r);
 }
 
 /** The order, locked for the rest of the transaction (saga changes are serialized per order). */
@@ -82,18 +85,18 @@ export async function saveSaga(tx: Tx, id: string, saga: Saga): Promise<void> {
     where id = ${id}`;
 }
 
+/** Appends `notes` to the order's history, in order, in one statement. */
 export async function addHistory(
   tx: Tx,
   orderId: string,
   notes: string[],
   detail?: unknown,
 ): Promise<void> {
-  for (const note of notes) {
-    await tx`insert into order_history (order_id, note, detail)
-             values (${orderId}, ${note}, ${
-      detail === undefined ? null : tx.json(detail as never)
-    })`;
-  }
+  if (notes.length === 0) return;
+  await tx`insert into order_history (order_id, note, detail)
+           select ${orderId}, n.note, ${detail === undefined ? null : tx.json(detail as never)}
+           from unnest(${notes}::text[]) with ordinality as n(note, i)
+           order by n.i`;
 }
 
 export async function findOrder(db: Db, id: string): Promise<OrderRow | null> {

@@ -23,6 +23,8 @@ const SHORT = {
   redisRestarts: 1,
   drainTimeoutS: 120,
   recoverTimeoutS: 90,
+  fcfsRatePerS: 2,
+  fcfsTotal: 20,
 };
 
 Deno.test({
@@ -44,5 +46,6 @@ Deno.test({
     assert.equal(summary.kills.redis, opts.redisRestarts);
     assert.ok(summary.orders.completed > 0 && summary.orders.cancelled > 0, "both outcomes");
     assert.ok(summary.couponGrants > 0, "coupons were granted during the run");
+    assert.ok((summary.fcfs?.stored ?? 0) > 0, "FCFS coupons were issued during the run");
   },
 });

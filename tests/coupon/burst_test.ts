@@ -40,7 +40,6 @@ Deno.test("burst: 50,000 requests, 20,000 users, 1,000 coupons → exactly 1,000
       campaignId: id,
       tokensFile,
       requests: 50_000,
-      connections: 64,
       maxSeconds: 60,
     });
     console.log(

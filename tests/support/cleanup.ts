@@ -33,6 +33,13 @@ try {
   const fns = await sql<{ proname: string }[]>`
     select proname from pg_proc where proname like 'outage\\_%' and pronamespace = 'inventory'::regnamespace`;
   for (const f of fns) await sql.unsafe(`drop function if exists inventory."${f.proname}"()`);
+  // Coupon campaigns of interrupted burst tests and benchmarks (tests/coupon/support.ts).
+  const stale = sql`select id from coupons.campaigns
+    where id like 'fcfs-%' and created_at < now() - interval '1 hour'`;
+  await sql`delete from coupons.outbox where event_type = 'CouponIssued'
+            and payload->>'campaignId' in (${stale})`;
+  await sql`delete from coupons.coupons where campaign_id in (${stale})`;
+  await sql`delete from coupons.campaigns where id in (${stale})`;
 
   const admin = new Admin(testKafka("cleanup"));
   await admin.connect();

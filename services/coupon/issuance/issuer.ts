@@ -123,7 +123,7 @@ export class RedisIssuer implements Issuer {
         case "rebuild": {
           const rebuilt = await this.#rebuild(campaignId);
           if (rebuilt === "unknown") return { result: "unknown_campaign" };
-          if (rebuilt === "busy" && Date.now() > deadline) throw new IssuerUnavailableError(1);
+          if (Date.now() > deadline) throw new IssuerUnavailableError(1);
           continue;
         }
         default:

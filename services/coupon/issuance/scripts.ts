@@ -30,8 +30,8 @@ if now < tonumber(s[2]) then return {'not_started'} end
 if now >= tonumber(s[3]) then return {'ended'} end
 if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1 then return {'already_issued'} end
 local issued = tonumber(s[4])
-if issued >= tonumber(s[1]) then return {'sold_out'} end
 if issued > 0 and redis.call('EXISTS', KEYS[2]) == 0 then return {'rebuild'} end
+if issued >= tonumber(s[1]) then return {'sold_out'} end
 issued = redis.call('HINCRBY', KEYS[1], 'issued', 1)
 redis.call('SADD', KEYS[2], ARGV[1])
 redis.call('EXPIRE', KEYS[2], ARGV[3])
@@ -42,10 +42,13 @@ return {'issued', issued, id}
 
 // ARGV: total, starts, ends, issued (from the database), users' ttl, users...
 // A count Redis still has is kept when higher: grants still in the stream
-// are not in the database yet (the database refuses any excess anyway).
+// are not in the database yet (the database refuses any excess anyway). Not
+// without users: a count above zero with no user set means "rebuild" to the
+// issue script.
 const LOAD = `
 local cur = tonumber(redis.call('HGET', KEYS[1], 'issued') or '0')
-local issued = math.max(cur, tonumber(ARGV[4]))
+local issued = tonumber(ARGV[4])
+if #ARGV >= 6 then issued = math.max(cur, issued) end
 redis.call('DEL', KEYS[1], KEYS[2])
 for i = 6, #ARGV, 1000 do
   redis.call('SADD', KEYS[2], unpack(ARGV, i, math.min(i + 999, #ARGV)))
