@@ -48,7 +48,9 @@
  * BENCH_WARMUP_SECONDS (3), BENCH_COMPLETION_TIMEOUT_MS (10000),
  * BENCH_SIMPLE_SEQUENTIAL (also run phase 1's orders forced sequential),
  * BENCH_EXTRA (more service instances in the same consumer groups, e.g.
- * `inventory=2,order=1`: an experiment in scaling out).
+ * `inventory=2,order=1`: an experiment in scaling out), BENCH_CPU_PROF_DIR
+ * (the extra instances run with `--cpu-prof` into that folder and their
+ * hot spots are printed: e.g. `BENCH_EXTRA=order=1` profiles the reply path).
  * Variables of the services (e.g. INVENTORY_DB_POOL_MAX) reach the
  * processes the suite starts, not `./dev up`'s.
  *
@@ -70,7 +72,7 @@ import {
   readBack,
   type Sample,
 } from "./saga_load.ts";
-import { nowMs, percentile, round, scrape, sleep, table } from "./support.ts";
+import { formatCpuProfile, nowMs, percentile, round, scrape, sleep, table } from "./support.ts";
 
 const seconds = envInt("BENCH_SECONDS", 20, 1, 3_600);
 const concurrency = envInt("BENCH_CONCURRENCY", 32, 1, 2_000);
@@ -90,6 +92,8 @@ const cfg = {
   simpleSequential: envBool("BENCH_SIMPLE_SEQUENTIAL", false),
   /** Extra service instances joining the same consumer groups, e.g. `inventory=2,order=1`. */
   extra: envString("BENCH_EXTRA", ""),
+  /** Where the extra instances write `--cpu-prof` profiles ("" = not profiled). */
+  cpuProfDir: envString("BENCH_CPU_PROF_DIR", ""),
   /** The `./dev up` relay: the one that publishes while it holds the slot. */
   relayPort: envInt("RELAY_HTTP_PORT", 7070, 1, 65_535),
 };
@@ -138,6 +142,7 @@ function extraInstances(spec: string): ManagedProcess[] {
           name: `${service}-extra-${i}`,
           script,
           port: testPort(),
+          denoFlags: cfg.cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${cfg.cpuProfDir}`] : [],
           env: {
             CONSUMER_RETRY_DELAY_MS: "200",
             ORDER_INSTANCE_ID: `bench-order-extra-${i}-${Deno.pid}`,
@@ -330,6 +335,7 @@ function hops(r: PhaseResult): [string, number, number, number][] {
 // ---------------------------------------------------------------- main
 
 const suite = new Suite();
+if (cfg.cpuProfDir) Deno.mkdirSync(cfg.cpuProfDir, { recursive: true });
 const extras = extraInstances(cfg.extra);
 const admin = Client.admin();
 const sql = connectAdmin({ max: 2 });
@@ -680,6 +686,13 @@ try {
   console.error(suite.logs().slice(-8_000));
 } finally {
   await cleanup();
+}
+if (cfg.cpuProfDir && extras.length > 0) {
+  for (const f of Deno.readDirSync(cfg.cpuProfDir)) {
+    if (f.name.endsWith(".cpuprofile")) {
+      console.log(`\n${formatCpuProfile(`${cfg.cpuProfDir}/${f.name}`, 25)}`);
+    }
+  }
 }
 if (summaryLine) console.log(`\n${summaryLine}`);
 Deno.exit(exitCode);

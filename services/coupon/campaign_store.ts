@@ -70,6 +70,12 @@ export async function findCampaign(db: Db, id: string): Promise<Campaign | null>
   return rows.length === 1 ? toCampaign(rows[0]) : null;
 }
 
+/** How many coupons of the campaign the database holds (its counter); null when unknown. */
+export async function campaignIssued(db: Db, id: string): Promise<number | null> {
+  const rows = await db<{ issued: number }[]>`select issued from campaigns where id = ${id}`;
+  return rows.length === 1 ? rows[0].issued : null;
+}
+
 /** The newest campaigns first. */
 export async function listCampaigns(db: Db, limit: number): Promise<Campaign[]> {
   const rows = await db<CampaignRow[]>`

@@ -14,13 +14,21 @@
  * Refusals by the database are compensated in the same Lua call that
  * acknowledges the grant (scripts.ts), so never twice: a user who holds
  * another coupon of the campaign gives the count back; a campaign at its
- * total in the database marks Redis sold out and drops the user.
+ * total in the database marks Redis sold out and drops the user. After each
+ * batch Redis's count is raised to the database's if it fell below it (Redis
+ * lost grants that were stored already).
  *
  * @module
  */
 import type { Sql } from "../../../db/mod.ts";
 import type { Logger } from "../../../kit/log.ts";
-import { type Grant, isOverTotal, liveCampaigns, storeGrants } from "../campaign_store.ts";
+import {
+  campaignIssued,
+  type Grant,
+  isOverTotal,
+  liveCampaigns,
+  storeGrants,
+} from "../campaign_store.ts";
 import type { Campaign, GrantOutcome } from "../domain/campaign.ts";
 import { campaignKeys, GRANT_GROUP, NOTIFY_CHANNEL } from "./keys.ts";
 import type { CouponNotice } from "./notifier.ts";
@@ -214,6 +222,8 @@ export class GrantWorker {
       this.#retryOwn.add(c.id);
       throw err;
     }
+    // A lower bound of the right Redis count (see scripts.ts couponRaise).
+    const storedCount = await campaignIssued(this.#o.sql, c.id) ?? 0;
     const notices: CouponNotice[] = [];
     const acks: string[] = [];
     const compensations: Promise<unknown>[] = [];
@@ -241,6 +251,7 @@ export class GrantWorker {
             GRANT_GROUP,
             g.entryId,
             g.userId,
+            storedCount,
           ));
           notices.push({ type: "CouponAlreadyIssued", ...base, couponId: o.heldCouponId });
           break;
@@ -263,6 +274,7 @@ export class GrantWorker {
         acks.length > 0 ? this.#o.redis.xack(k.grants, GRANT_GROUP, ...acks) : null,
         ...compensations,
       ]);
+      await this.#o.redis.couponRaise(k.state, storedCount);
     } catch (err) {
       // Stored, not acknowledged: the redelivery finds the rows and acknowledges.
       this.#retryOwn.add(c.id);

@@ -91,3 +91,63 @@ Deno.test("grant worker: stores grants, compensates the database's refusals once
     await removeCampaigns(ids);
   }
 });
+
+Deno.test("grant worker: a Redis count below the database's is raised to it", async () => {
+  await using f = await couponFixture();
+  const ids: string[] = [];
+  const redis = redisClient();
+  const workerRedis = connectRedis({ ...infraConfig().redis, timeoutMs: 2_000 }, "worker-test");
+  const worker = new GrantWorker({
+    redis: workerRedis,
+    sql: f.sql,
+    log: quiet,
+    consumer: "worker-test",
+    batch: 10,
+    claimIdleMs: 1_000,
+    pollMs: 20,
+  });
+  try {
+    const id = f.couponId();
+    ids.push(id);
+    const c = await insertCampaign(f.sql, {
+      id,
+      name: "worker raise test",
+      total: 5,
+      discount: 1000,
+      startsAt: new Date(Date.now() - 1_000),
+      endsAt: new Date(Date.now() + 3_600_000),
+      couponExpiresAt: null,
+    });
+    assert.ok(c);
+    // Two coupons stored whose grants Redis lost (a kill inside the AOF's fsync second).
+    await storeGrants(f.sql, c, [
+      { couponId: crypto.randomUUID(), userId: f.userId() },
+      { couponId: crypto.randomUUID(), userId: f.userId() },
+    ]);
+    const k = campaignKeys(id);
+    const carol = f.userId();
+    await redis.hset(k.state, { total: 5, starts: 0, ends: Date.now() + 3_600_000, issued: 1 });
+    await redis.sadd(k.users, carol);
+    await redis.xadd(k.grants, "*", "user", carol, "coupon", crypto.randomUUID());
+    worker.start();
+    worker.wake(id);
+    await eventually(
+      "the grant stored",
+      () => Promise.resolve(worker.counts.stored === 1 ? true : undefined),
+      10_000,
+      20,
+    );
+    await eventually(
+      "the count raised",
+      async () => await redis.hget(k.state, "issued") === "3" ? true : undefined,
+      5_000,
+      20,
+    );
+    assert.deepEqual(await stored(id), { issued: 3, rows: 3, users: 3, events: 3 });
+  } finally {
+    await worker.stop();
+    workerRedis.disconnect();
+    redis.disconnect();
+    await removeCampaigns(ids);
+  }
+});

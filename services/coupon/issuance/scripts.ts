@@ -13,6 +13,8 @@
  * - `couponRefund` / `couponSoldOut` — SPEC §5.2.2, compensation when the
  *   database refuses a grant, together with the grant's XACK, so a
  *   redelivered grant is never compensated twice.
+ * - `couponRaise` — raises the count to the database's after Redis lost
+ *   grants that were already stored.
  *
  * @module
  */
@@ -60,14 +62,30 @@ return issued
 `.replaceAll("KEEP_MS", String(KEEP_MS));
 
 // The user holds another coupon of the campaign: give the count back (the
-// user stays in the set). KEYS: state, users, grants; ARGV: group, entry, user.
+// user stays in the set), never below what the database holds.
+// KEYS: state, users, grants; ARGV: group, entry, user, the database's count.
 const REFUND = `
 if redis.call('XACK', KEYS[3], ARGV[1], ARGV[2]) == 0 then return 0 end
 if redis.call('EXISTS', KEYS[1]) == 1 then
-  redis.call('HINCRBY', KEYS[1], 'issued', -1)
+  local n = tonumber(redis.call('HGET', KEYS[1], 'issued')) - 1
+  if n < tonumber(ARGV[4]) then n = tonumber(ARGV[4]) end
+  redis.call('HSET', KEYS[1], 'issued', n)
   redis.call('SADD', KEYS[2], ARGV[3])
 end
 return 1
+`;
+
+// Every row was a grant Redis counted first, so Redis's count is never below
+// the database's — unless Redis lost grants the worker had already stored
+// (e.g. a kill within the AOF's fsync second): then it is raised to it.
+// KEYS: state; ARGV: the database's count.
+const RAISE = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if tonumber(redis.call('HGET', KEYS[1], 'issued')) < tonumber(ARGV[1]) then
+  redis.call('HSET', KEYS[1], 'issued', ARGV[1])
+  return 1
+end
+return 0
 `;
 
 // The database is at the campaign's total: the user has no coupon, and Redis
@@ -105,7 +123,9 @@ export interface CouponScripts {
     group: string,
     entryId: string,
     userId: string,
+    storedCount: number,
   ): Promise<number>;
+  couponRaise(state: string, storedCount: number): Promise<number>;
   couponSoldOut(
     state: string,
     users: string,
@@ -126,6 +146,7 @@ export function withScripts(redis: Redis): ScriptedRedis {
     redis.defineCommand("couponLoad", { numberOfKeys: 2, lua: LOAD });
     redis.defineCommand("couponRefund", { numberOfKeys: 3, lua: REFUND });
     redis.defineCommand("couponSoldOut", { numberOfKeys: 3, lua: SOLD_OUT });
+    redis.defineCommand("couponRaise", { numberOfKeys: 1, lua: RAISE });
   }
   return r;
 }
