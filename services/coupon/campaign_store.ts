@@ -28,6 +28,7 @@ interface CampaignRow {
   ends_at: Date;
   coupon_expires_at: Date | null;
   created_at: Date;
+  sold_out_at: Date | null;
 }
 
 function toCampaign(r: CampaignRow): Campaign {
@@ -41,6 +42,7 @@ function toCampaign(r: CampaignRow): Campaign {
     endsAt: r.ends_at,
     couponExpiresAt: r.coupon_expires_at,
     createdAt: r.created_at,
+    soldOutAt: r.sold_out_at,
   };
 }
 
@@ -162,7 +164,10 @@ async function storeGrantsIn(
     for (const r of existing) held.set(r.user_id, r.id);
   }
   if (fresh.size > 0) {
-    await tx`update campaigns set issued = issued + ${fresh.size} where id = ${campaign.id}`;
+    await tx`
+      update campaigns set issued = issued + ${fresh.size},
+        sold_out_at = case when issued + ${fresh.size} = total then now() else sold_out_at end
+      where id = ${campaign.id}`;
     await Promise.all(
       sorted.filter((g) => fresh.has(g.couponId)).map((g) =>
         appendOutbox(

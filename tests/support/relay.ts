@@ -120,7 +120,7 @@ export class TestOutbox {
     await admin.connect();
     await admin.deleteTopics([this.topic]).catch(() => {});
     await admin.disconnect();
-    await this.sql.end();
+    await endPool(this.sql);
   }
 }
 
@@ -225,8 +225,17 @@ export async function writeEvents(
       }
     }));
   } finally {
-    await sql.end();
+    await endPool(sql);
   }
+}
+
+/**
+ * Ends a pool without waiting forever: after a Postgres restart a query of
+ * postgres.js 3.4.9 may never settle (porsager/postgres #1208), and `end()`
+ * waits for it; this gives up after a few seconds (the sockets are closed).
+ */
+export async function endPool(sql: postgres.Sql): Promise<void> {
+  await withTimeout(sql.end({ timeout: 1 }), 5_000).catch(() => {});
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {

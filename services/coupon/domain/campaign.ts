@@ -23,6 +23,8 @@ export interface Campaign {
   /** When its coupons expire (null: never). */
   couponExpiresAt: Date | null;
   createdAt: Date;
+  /** When its last coupon was stored (null while any is left). */
+  soldOutAt: Date | null;
 }
 
 /** The answer to one issue request. */

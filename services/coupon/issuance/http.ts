@@ -21,6 +21,7 @@ import type { Context, Hono } from "hono";
 import { z } from "zod";
 import type { Sql } from "../../../db/mod.ts";
 import { type AppEnv, currentUser, errorResponse, HttpError, validate } from "../../../kit/mod.ts";
+import { countCouponIssue } from "../../../kit/metrics.ts";
 import { findCampaign, insertCampaign, listCampaigns } from "../campaign_store.ts";
 import { type Campaign, type IssueDecision, windowState } from "../domain/campaign.ts";
 import { cachedAuthenticate } from "./auth_cache.ts";
@@ -74,6 +75,7 @@ async function view(c: Campaign, issuer: Issuer, now: Date) {
     couponExpiresAt: c.couponExpiresAt?.toISOString() ?? null,
     window: windowState(c, now),
     createdAt: c.createdAt.toISOString(),
+    soldOutAt: c.soldOutAt?.toISOString() ?? null,
   };
 }
 
@@ -128,6 +130,7 @@ export function mountIssue(app: Hono<AppEnv>, deps: IssuanceHttpDeps, jwtSecret?
         message: `coupon issuance is unavailable for a moment; retry in ${retry} s`,
       }, { "Retry-After": retry });
     }
+    countCouponIssue(decision.result);
     if (decision.result === "sold_out" && notifier) {
       notifier.push({ type: "CouponSoldOut", campaignId, userId: user.id });
     }
