@@ -27,3 +27,4 @@ export {
   ValidationError,
 } from "./errors.ts";
 export { fieldsOf, issueMessage, validate } from "./validate.ts";
+export { UserSockets } from "./user_sockets.ts";

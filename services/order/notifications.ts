@@ -9,6 +9,7 @@
 import { Consumer, type KafkaJs } from "../../kafka/mod.ts";
 import { parseEnvelope } from "../../kit/envelope.ts";
 import type { Logger } from "../../kit/log.ts";
+import { UserSockets } from "../../kit/http/user_sockets.ts";
 import { contextFromHeaders, markSpan, SpanKind } from "../../kit/tracing.ts";
 import { ORDER_TOPIC, OrderEvents } from "./events.ts";
 
@@ -19,7 +20,7 @@ const STATUS: Record<string, string> = {
 };
 
 export class OrderNotifier {
-  #sockets = new Map<string, Set<WebSocket>>();
+  #sockets = new UserSockets();
   /** Admin connections that hear every user's changes (the console's live list). */
   #watchers = new Set<WebSocket>();
   #consumer: Consumer | null = null;
@@ -31,15 +32,11 @@ export class OrderNotifier {
   }
 
   add(userId: string, ws: WebSocket): void {
-    const set = this.#sockets.get(userId) ?? new Set();
-    set.add(ws);
-    this.#sockets.set(userId, set);
+    this.#sockets.add(userId, ws);
   }
 
   remove(userId: string, ws: WebSocket): void {
-    const set = this.#sockets.get(userId);
-    set?.delete(ws);
-    if (set?.size === 0) this.#sockets.delete(userId);
+    this.#sockets.remove(userId, ws);
   }
 
   addWatcher(ws: WebSocket): void {
@@ -51,9 +48,7 @@ export class OrderNotifier {
   }
 
   get connections(): number {
-    let n = this.#watchers.size;
-    for (const s of this.#sockets.values()) n += s.size;
-    return n;
+    return this.#watchers.size + this.#sockets.size;
   }
 
   /** Starts reading order-events from now on (a fresh group per instance). */
@@ -93,15 +88,8 @@ export class OrderNotifier {
   }
 
   #push(userId: string, message: unknown, headers: Record<string, string>): void {
-    const text = JSON.stringify(message);
-    let sent = 0;
-    for (const ws of this.#sockets.get(userId) ?? []) {
-      if (ws.readyState === WebSocket.OPEN) {
-        ws.send(text);
-        this.pushed++;
-        sent++;
-      }
-    }
+    const sent = this.#sockets.send(userId, JSON.stringify(message));
+    this.pushed += sent;
     // The push ends the saga's trace (its parent: the relay's publish of the order event).
     if (sent > 0) {
       const m = message as { type?: string; orderId?: string; status?: string };
@@ -127,8 +115,7 @@ export class OrderNotifier {
   async stop(): Promise<void> {
     for (const ws of this.#watchers) ws.close(1001, "shutting down");
     this.#watchers.clear();
-    for (const set of this.#sockets.values()) for (const ws of set) ws.close(1001, "shutting down");
-    this.#sockets.clear();
+    this.#sockets.closeAll();
     await this.#consumer?.disconnect();
   }
 }

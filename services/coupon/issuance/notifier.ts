@@ -10,6 +10,7 @@
  */
 import type { Redis } from "ioredis";
 import type { Logger } from "../../../kit/log.ts";
+import { UserSockets } from "../../../kit/http/user_sockets.ts";
 import { NOTIFY_CHANNEL } from "./keys.ts";
 
 /** A message on a user's socket. */
@@ -21,7 +22,7 @@ export interface CouponNotice {
 }
 
 export class CouponNotifier {
-  #sockets = new Map<string, Set<WebSocket>>();
+  #sockets = new UserSockets();
   #sub: Redis | null = null;
   #log: Logger;
   pushed = 0;
@@ -31,15 +32,11 @@ export class CouponNotifier {
   }
 
   add(userId: string, ws: WebSocket): void {
-    const set = this.#sockets.get(userId) ?? new Set();
-    set.add(ws);
-    this.#sockets.set(userId, set);
+    this.#sockets.add(userId, ws);
   }
 
   remove(userId: string, ws: WebSocket): void {
-    const set = this.#sockets.get(userId);
-    set?.delete(ws);
-    if (set?.size === 0) this.#sockets.delete(userId);
+    this.#sockets.remove(userId, ws);
   }
 
   /** Subscribes `sub` (a connection of its own) to the grant announcements. */
@@ -58,20 +55,11 @@ export class CouponNotifier {
 
   /** Sends `n` to its user's sockets on this instance. */
   push(n: CouponNotice): void {
-    const set = this.#sockets.get(n.userId);
-    if (!set) return;
-    const text = JSON.stringify(n);
-    for (const ws of set) {
-      if (ws.readyState === WebSocket.OPEN) {
-        ws.send(text);
-        this.pushed++;
-      }
-    }
+    this.pushed += this.#sockets.send(n.userId, JSON.stringify(n));
   }
 
   stop(): void {
-    for (const set of this.#sockets.values()) for (const ws of set) ws.close(1001, "shutting down");
-    this.#sockets.clear();
+    this.#sockets.closeAll();
     this.#sub?.disconnect();
   }
 }
