@@ -12,6 +12,15 @@
  * by first offset, start every aborted transaction whose first offset has
  * been reached, end a producer's aborted transaction at its abort marker.
  *
+ * The second fix: each broker connection's request queue re-arms a timer
+ * to look at its pending requests even when there are none, with a negative
+ * delay (kafkajs #1751) — a 1 ms timer loop per connection, forever. Every
+ * process with a consumer spent 5–10 % of a core on it while idle, and more
+ * under load (issue #5's profile: timers were the busiest thing in an idle
+ * service). Our version arms the timer only while requests wait, as the
+ * upstream comment intends ("we will anyways check the queue when one of
+ * them gets fulfilled").
+ *
  * @module
  */
 import { createRequire } from "node:module";
@@ -64,6 +73,37 @@ export function filterAbortedMessages(
 const filterPath = require.resolve("kafkajs/src/consumer/filterAbortedMessages.js");
 require(filterPath);
 require.cache[filterPath]!.exports = filterAbortedMessages;
+
+/** The bit of kafkajs' RequestQueue that decides when to look at pending requests again. */
+export interface RequestQueueLike {
+  pending: unknown[];
+  throttledUntil: number;
+  throttleCheckTimeoutId: ReturnType<typeof setTimeout> | null;
+  checkPendingRequests(): void;
+}
+
+/** kafkajs' own delay between looks at requests that wait (requestQueue/index.js). */
+const CHECK_PENDING_REQUESTS_INTERVAL = 10;
+
+/**
+ * Arms one timer to send waiting requests later — only when some wait:
+ * until a client-side throttle ends, or else in 10 ms. With nothing
+ * pending, a new request is sent by `push()` and in-flight ones re-check the
+ * queue when they finish, so no timer is needed.
+ */
+export function scheduleCheckPendingRequests(this: RequestQueueLike): void {
+  if (this.throttleCheckTimeoutId || this.pending.length === 0) return;
+  const throttledFor = this.throttledUntil - Date.now();
+  this.throttleCheckTimeoutId = setTimeout(() => {
+    this.throttleCheckTimeoutId = null;
+    this.checkPendingRequests();
+  }, throttledFor > 0 ? throttledFor : CHECK_PENDING_REQUESTS_INTERVAL);
+}
+
+const requestQueue = require("kafkajs/src/network/requestQueue/index.js") as {
+  prototype: { scheduleCheckPendingRequests: typeof scheduleCheckPendingRequests };
+};
+requestQueue.prototype.scheduleCheckPendingRequests = scheduleCheckPendingRequests;
 
 const kafkajs: typeof KafkaJsTypes = require("kafkajs");
 export default kafkajs;

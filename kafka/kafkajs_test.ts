@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
 import { Buffer } from "node:buffer";
-import { filterAbortedMessages } from "./kafkajs.ts";
+import { filterAbortedMessages, scheduleCheckPendingRequests } from "./kafkajs.ts";
 
 const msg = (
   offset: number,
@@ -46,4 +46,35 @@ Deno.test("filterAbortedMessages() drops every aborted transaction, whatever the
 Deno.test("kafkajs' consumer uses our filter (the require cache holds it)", () => {
   const require = createRequire(import.meta.url);
   assert.equal(require("kafkajs/src/consumer/filterAbortedMessages.js"), filterAbortedMessages);
+});
+
+Deno.test("kafkajs' request queues arm a timer only while requests wait (kafkajs #1751)", async () => {
+  const require = createRequire(import.meta.url);
+  const RequestQueue = require("kafkajs/src/network/requestQueue/index.js");
+  assert.equal(RequestQueue.prototype.scheduleCheckPendingRequests, scheduleCheckPendingRequests);
+
+  let checks = 0;
+  const queue = {
+    pending: [] as unknown[],
+    throttledUntil: -1,
+    throttleCheckTimeoutId: null as ReturnType<typeof setTimeout> | null,
+    checkPendingRequests() {
+      checks++;
+      scheduleCheckPendingRequests.call(this); // as kafkajs does after each check
+    },
+  };
+  scheduleCheckPendingRequests.call(queue);
+  assert.equal(queue.throttleCheckTimeoutId, null, "nothing waits: no timer");
+
+  queue.pending.push({});
+  scheduleCheckPendingRequests.call(queue);
+  assert.notEqual(queue.throttleCheckTimeoutId, null, "a request waits: a timer");
+  await new Promise((r) => setTimeout(r, 30));
+  queue.pending.length = 0; // the next check sends it
+  await new Promise((r) => setTimeout(r, 30));
+  const after = checks;
+  assert.ok(after >= 1, "the waiting request was looked at");
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(checks, after, "and once none wait, the loop stops");
+  assert.equal(queue.throttleCheckTimeoutId, null);
 });

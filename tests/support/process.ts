@@ -16,6 +16,15 @@ export function testPort(): number {
   return nextPort++;
 }
 
+/**
+ * SUITE_CPU_PROF_DIR: every process a test or benchmark starts writes a V8
+ * CPU profile there when it stops (a look at where a benchmark's CPU goes).
+ */
+function profileFlags(): string[] {
+  const dir = Deno.env.get("SUITE_CPU_PROF_DIR");
+  return dir ? ["--cpu-prof", `--cpu-prof-dir=${dir}`] : [];
+}
+
 export class ManagedProcess {
   readonly name: string;
   readonly port: number;
@@ -50,7 +59,7 @@ export class ManagedProcess {
 
   start(): this {
     this.#child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", ...this.#denoFlags, `${ROOT}${this.#script}`],
+      args: ["run", "-A", ...this.#denoFlags, ...profileFlags(), `${ROOT}${this.#script}`],
       env: {
         LOG_LEVEL: "warn",
         // Deno's built-in OpenTelemetry, as ./dev runs the apps (issue #8):
