@@ -51,6 +51,11 @@
  * `inventory=2,order=1`: an experiment in scaling out), BENCH_CPU_PROF_DIR
  * (the extra instances run with `--cpu-prof` into that folder and their
  * hot spots are printed: e.g. `BENCH_EXTRA=order=1` profiles the reply path).
+ * BENCH_TRACE_SAMPLE (0.01): the share of sagas traced, as a production
+ * deployment samples (OTEL_TRACES_SAMPLER=parentbased_traceidratio for the
+ * processes the suite starts: the root span at POST /orders decides, every
+ * hop of that saga follows it); a span per hop of every saga cost ~15 % of
+ * the throughput (1 = trace every saga).
  * Variables of the services (e.g. INVENTORY_DB_POOL_MAX) reach the
  * processes the suite starts, not `./dev up`'s.
  *
@@ -94,6 +99,7 @@ const cfg = {
   extra: envString("BENCH_EXTRA", ""),
   /** Where the extra instances write `--cpu-prof` profiles ("" = not profiled). */
   cpuProfDir: envString("BENCH_CPU_PROF_DIR", ""),
+  traceSample: Number(envString("BENCH_TRACE_SAMPLE", "0.01")),
   /** The `./dev up` relay: the one that publishes while it holds the slot. */
   relayPort: envInt("RELAY_HTTP_PORT", 7070, 1, 65_535),
 };
@@ -334,6 +340,12 @@ function hops(r: PhaseResult): [string, number, number, number][] {
 
 // ---------------------------------------------------------------- main
 
+if (!(cfg.traceSample >= 0 && cfg.traceSample <= 1)) {
+  throw new Error(`BENCH_TRACE_SAMPLE must be a number from 0 to 1, not ${cfg.traceSample}`);
+}
+// The suite's processes inherit this process's environment.
+Deno.env.set("OTEL_TRACES_SAMPLER", "parentbased_traceidratio");
+Deno.env.set("OTEL_TRACES_SAMPLER_ARG", String(cfg.traceSample));
 const suite = new Suite();
 if (cfg.cpuProfDir) Deno.mkdirSync(cfg.cpuProfDir, { recursive: true });
 const extras = extraInstances(cfg.extra);
@@ -674,6 +686,7 @@ try {
       products: cfg.products,
       completion_timeout_ms: cfg.completionTimeoutMs,
       extra: cfg.extra || null,
+      trace_sample: cfg.traceSample,
       cpus: navigator.hardwareConcurrency,
     },
     phases: Object.fromEntries(results.map((r, i) => [r.def.name, sums[i]])),

@@ -51,6 +51,9 @@ max_slot_wal_keep_size = 2GB
 # A relay that stops answering (paused, partitioned) loses its slot after 5 s,
 # so a standby relay can take over within the 10 s the relay issue asks.
 wal_sender_timeout = 5s
+# Per-statement counts and times (pg_stat_statements view, created by db/migrate.ts):
+# where a benchmark's database time goes, issue #5.
+shared_preload_libraries = 'pg_stat_statements'
 log_min_messages = warning
 log_line_prefix = '%m [%p] %u@%d '
 CONF

@@ -71,6 +71,25 @@ Deno.test("an expired token is a 401 that says so", async () => {
   await assertUnauthorized(await get("/me", `Bearer ${token}`), "token expired");
 });
 
+Deno.test("a token that verified is refused once it expires (the verified-token memory honours exp)", async () => {
+  const app = protectedApp(); // one middleware instance: one memory of verified tokens
+  const call = (token: string) =>
+    app.request("/me", { headers: { Authorization: `Bearer ${token}` } });
+  const token = await issueToken(SECRET, { sub: "user-9" }, 1);
+  assert.equal((await call(token)).status, 200);
+  assert.equal((await call(token)).status, 200, "remembered while valid");
+  const exp = JSON.parse(atob(token.split(".")[1].replaceAll("-", "+").replaceAll("_", "/"))).exp;
+  await new Promise((r) => setTimeout(r, Math.max(0, exp * 1000 - Date.now()) + 50));
+  await assertUnauthorized(await call(token), "token expired");
+  // A forged token never matches a remembered one: the signature is part of the key.
+  const other = await issueToken(SECRET, { sub: "user-9" }, 60);
+  assert.equal((await call(other)).status, 200);
+  const [h, , sig] = other.split(".");
+  const forged = btoa(JSON.stringify({ sub: "user-9", roles: ["admin"], exp: 9e9 }))
+    .replaceAll("=", "").replaceAll("+", "-").replaceAll("/", "_");
+  await assertUnauthorized(await call(`${h}.${forged}.${sig}`), "invalid token");
+});
+
 Deno.test("a token signed with another secret is a 401", async () => {
   const token = await issueToken("x".repeat(40), { sub: "user-1", roles: ["admin"] }, 60);
   await assertUnauthorized(await get("/me", `Bearer ${token}`), "invalid token");
