@@ -19,6 +19,16 @@ export interface RelayConfig {
   maxBatchEvents: number;
   /** How long a batch may wait for more events before it is sent. */
   lingerMs: number;
+  /**
+   * The least time between the starts of two Kafka transactions. Under load
+   * each transaction then carries everything that arrived meanwhile; an
+   * event after a quiet spell goes out at once. Every transaction costs the
+   * cluster about twenty requests (coordinator round trips, a produce per
+   * leader, commit markers on every partition touched, follower fetches,
+   * every consumer's fetch woken up): pacing them is what keeps Kafka's CPU
+   * from growing with the event rate on a small machine (issue #5).
+   */
+  minTransactionIntervalMs: number;
   /** Decoded events held in memory before the WAL stream is paused. */
   maxBufferedEvents: number;
   /** How often an idle database gets a heartbeat row (keeps the slot moving). */
@@ -53,6 +63,7 @@ export function loadRelayConfig(): RelayConfig {
     },
     maxBatchEvents: envInt("RELAY_MAX_BATCH_EVENTS", 2_000, 1),
     lingerMs: envInt("RELAY_LINGER_MS", 5, 0),
+    minTransactionIntervalMs: envInt("RELAY_MIN_TX_INTERVAL_MS", 100, 0, 60_000),
     maxBufferedEvents: envInt("RELAY_MAX_BUFFERED_EVENTS", 50_000, 1),
     heartbeatMs: envInt("RELAY_HEARTBEAT_MS", 10_000, 100),
     standbyPollMs: envInt("RELAY_STANDBY_POLL_MS", 1_000, 50),

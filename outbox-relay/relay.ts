@@ -172,6 +172,8 @@ class Session {
   #topicsFetchedAt = 0;
   #publishedUntil: Date | null = null;
   #progressSaved = { lsn: -1n };
+  /** When the last Kafka transaction began (RELAY_MIN_TX_INTERVAL_MS paces them). */
+  #lastTransactionAt = 0;
   #timers: ReturnType<typeof setInterval>[] = [];
   /** True once the checkpoint is known and publishing may start. */
   #ready = false;
@@ -317,9 +319,13 @@ class Session {
         this.#wake = null;
         continue;
       }
-      if (this.#cfg.lingerMs > 0 && this.queuedEvents < this.#cfg.maxBatchEvents) {
-        await sleep(this.#cfg.lingerMs);
-      }
+      // Wait for more events: the linger, or the rest of the pacing interval
+      // since the previous transaction began, whichever is longer — unless a
+      // full batch is already waiting.
+      const paced = this.#cfg.minTransactionIntervalMs - (Date.now() - this.#lastTransactionAt);
+      const wait = Math.max(this.#cfg.lingerMs, paced);
+      if (wait > 0 && this.queuedEvents < this.#cfg.maxBatchEvents) await sleep(wait);
+      this.#lastTransactionAt = Date.now();
       const batch = this.#takeBatch();
       await this.#publish(batch);
     }

@@ -23,6 +23,8 @@ export async function handleCouponUsageRequested(
 ): Promise<UsageOutcome> {
   const req = parsePayload(CouponUsageRequestedSchema, CouponEvents.UsageRequested, payload);
   let outcome: UsageOutcome;
+  // The usage's final state and the answer are written together (pipelined).
+  let settled: Promise<void> = Promise.resolve();
   if (await claimUsage(tx, req, "PENDING")) {
     outcome = decideUsage(await lockCoupon(tx, req.couponId), req.userId, now);
     if (outcome.used) {
@@ -33,7 +35,7 @@ export async function handleCouponUsageRequested(
         ? { used: false, reason: "already_used" }
         : { used: true, discount };
     }
-    await setUsage(
+    settled = setUsage(
       tx,
       req.orderId,
       req.couponId,
@@ -46,19 +48,22 @@ export async function handleCouponUsageRequested(
     if (known === null) throw new Error(`usage ${req.orderId}/${req.couponId} vanished`);
     outcome = answerForKnownUsage(known);
   }
-  await appendOutbox(
-    tx,
-    outcome.used
-      ? couponMessages.used({
-        orderId: req.orderId,
-        couponId: req.couponId,
-        discount: outcome.discount,
-      })
-      : couponMessages.usageFailed({
-        orderId: req.orderId,
-        couponId: req.couponId,
-        reason: outcome.reason,
-      }),
-  );
+  await Promise.all([
+    settled,
+    appendOutbox(
+      tx,
+      outcome.used
+        ? couponMessages.used({
+          orderId: req.orderId,
+          couponId: req.couponId,
+          discount: outcome.discount,
+        })
+        : couponMessages.usageFailed({
+          orderId: req.orderId,
+          couponId: req.couponId,
+          reason: outcome.reason,
+        }),
+    ),
+  ]);
   return outcome;
 }

@@ -32,31 +32,37 @@ export async function handleStockDeductionRequested(
     payload,
   );
   let outcome: DeductionOutcome;
+  // The line's final state and the answer are written together (pipelined:
+  // one round trip, issued in this order).
+  let settled: Promise<void> = Promise.resolve();
   if (await claimLine(tx, req, "PENDING")) {
     const taken = await takeStock(tx, req.productId, req.quantity);
     outcome = attemptOutcome(req, taken, taken || await productExists(tx, req.productId));
     const { state, reason } = settledState(outcome);
-    await setLineState(tx, req.orderId, req.line, state, reason);
+    settled = setLineState(tx, req.orderId, req.line, state, reason);
   } else {
     const line = await lockLine(tx, req.orderId, req.line);
     if (line === null) throw new Error(`line ${req.orderId}/${req.line} vanished`);
     outcome = answerForKnownLine(line);
   }
-  await appendOutbox(
-    tx,
-    outcome.deducted
-      ? stockMessages.deducted({
-        orderId: req.orderId,
-        line: req.line,
-        productId: outcome.productId,
-        quantity: outcome.quantity,
-      })
-      : stockMessages.deductionFailed({
-        orderId: req.orderId,
-        line: req.line,
-        productId: outcome.productId,
-        reason: outcome.reason,
-      }),
-  );
+  await Promise.all([
+    settled,
+    appendOutbox(
+      tx,
+      outcome.deducted
+        ? stockMessages.deducted({
+          orderId: req.orderId,
+          line: req.line,
+          productId: outcome.productId,
+          quantity: outcome.quantity,
+        })
+        : stockMessages.deductionFailed({
+          orderId: req.orderId,
+          line: req.line,
+          productId: outcome.productId,
+          reason: outcome.reason,
+        }),
+    ),
+  ]);
   return outcome;
 }

@@ -35,32 +35,37 @@ export async function handlePointDeductionRequested(
   const req = parsePayload(PointDeductionRequestedSchema, PointEvents.DeductionRequested, payload);
   let outcome: DeductionOutcome;
   let balance: number | null = null;
+  // The final state and the answer are written together (pipelined).
+  let settled: Promise<void> = Promise.resolve();
   if (await claimDeduction(tx, req, "PENDING")) {
     balance = await takePoints(tx, req.userId, req.amount, req.orderId);
     const known = balance !== null || (await findBalance(tx, req.userId)) !== null;
     outcome = attemptOutcome(req, balance !== null, known);
     const { state, reason } = settledState(outcome);
-    await setDeductionState(tx, req.orderId, state, reason);
+    settled = setDeductionState(tx, req.orderId, state, reason);
   } else {
     const known = await lockDeduction(tx, req.orderId);
     if (known === null) throw new Error(`deduction of order ${req.orderId} vanished`);
     outcome = answerForKnown(known);
     if (outcome.deducted) balance = (await findBalance(tx, outcome.userId))?.balance ?? 0;
   }
-  await appendOutbox(
-    tx,
-    outcome.deducted
-      ? pointMessages.deducted({
-        orderId: req.orderId,
-        userId: outcome.userId,
-        amount: outcome.amount,
-        balance: balance ?? 0,
-      })
-      : pointMessages.deductionFailed({
-        orderId: req.orderId,
-        userId: outcome.userId,
-        reason: outcome.reason,
-      }),
-  );
+  await Promise.all([
+    settled,
+    appendOutbox(
+      tx,
+      outcome.deducted
+        ? pointMessages.deducted({
+          orderId: req.orderId,
+          userId: outcome.userId,
+          amount: outcome.amount,
+          balance: balance ?? 0,
+        })
+        : pointMessages.deductionFailed({
+          orderId: req.orderId,
+          userId: outcome.userId,
+          reason: outcome.reason,
+        }),
+    ),
+  ]);
   return outcome;
 }
