@@ -43,3 +43,44 @@ export async function claimInbox(tx: Tx, consumer: string, messageId: string): P
     returning message_id`;
   return rows.length === 1;
 }
+
+/**
+ * {@link claimInbox} for several messages in one statement: the ids of
+ * `messageIds` claimed now (first time), without those handled already. An
+ * id given twice is claimed once: its second message is a duplicate of the
+ * first, however the caller tells them apart. Make it the FIRST statement of
+ * the transaction; racing claims behave as claimInbox's do.
+ *
+ * @example
+ * ```ts ignore
+ * await sql.begin(async (tx) => {
+ *   const fresh = await claimInboxBatch(tx, "order.saga-replies", events.map((e) => e.id));
+ *   for (const e of events) if (fresh.delete(e.id)) await handle(tx, e); // once per id
+ * });
+ * ```
+ */
+export async function claimInboxBatch(
+  tx: Tx,
+  consumer: string,
+  messageIds: readonly string[],
+): Promise<Set<string>> {
+  assertTransaction(tx, "claimInboxBatch()");
+  if (typeof consumer !== "string" || consumer === "") {
+    throw new TypeError("claimInboxBatch(): consumer must be a non-empty string");
+  }
+  for (const id of messageIds) {
+    if (typeof id !== "string" || id === "") {
+      throw new TypeError("claimInboxBatch(): every messageId must be a non-empty string");
+    }
+  }
+  if (messageIds.length === 0) return new Set();
+  // Distinct and sorted: one row per id (a second would conflict with the
+  // first in the same statement), taken in one order by every claimer.
+  const ids = [...new Set(messageIds)].sort();
+  const rows = await tx<{ message_id: string }[]>`
+    insert into inbox (consumer, message_id)
+    select ${consumer}, id from unnest(${ids}::text[]) as id order by id
+    on conflict do nothing
+    returning message_id`;
+  return new Set(rows.map((r) => r.message_id));
+}

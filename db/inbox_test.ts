@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { connectAdmin, connectService } from "./connect.ts";
-import { claimInbox } from "./inbox.ts";
+import { claimInbox, claimInboxBatch } from "./inbox.ts";
 import { ensureMigrated, uniqueName } from "./testing.ts";
 import type { Tx } from "./transaction.ts";
 
@@ -57,6 +57,23 @@ Deno.test("claimInbox() is true the first time and false for a redelivery", asyn
     await sql.end();
     await removeClaims(consumer);
     await removeClaims(`${consumer}.other`);
+  }
+});
+
+Deno.test("claimInboxBatch() claims new ids once, not those claimed before", async () => {
+  const sql = connectService("inventory_service", { max: 1 });
+  const consumer = uniqueName("inventory.batch");
+  const [a, b, c] = [crypto.randomUUID(), crypto.randomUUID(), crypto.randomUUID()];
+  try {
+    assert.equal(await sql.begin((tx) => claimInbox(tx, consumer, a)), true);
+    const fresh = await sql.begin((tx) => claimInboxBatch(tx, consumer, [b, a, c, b]));
+    assert.deepEqual([...fresh].sort(), [b, c].sort());
+    assert.deepEqual(await sql.begin((tx) => claimInboxBatch(tx, consumer, [a, b, c])), new Set());
+    assert.deepEqual(await sql.begin((tx) => claimInboxBatch(tx, consumer, [])), new Set());
+    await assert.rejects(() => claimInboxBatch(sql as never, consumer, [a]), TypeError);
+  } finally {
+    await sql.end();
+    await removeClaims(consumer);
   }
 });
 

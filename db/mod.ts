@@ -14,7 +14,7 @@ export {
   type StoredEvent,
   validateEvent,
 } from "./outbox.ts";
-export { claimInbox } from "./inbox.ts";
+export { claimInbox, claimInboxBatch } from "./inbox.ts";
 export {
   cleanupInbox,
   cleanupOutbox,

@@ -64,6 +64,19 @@ export type MessageHandler = (
   context: MessageContext,
 ) => Promise<void | boolean>;
 
+/**
+ * Called for each fetched batch of one partition (its messages in partition
+ * order, at least one); resolves to how many messages from the START of the
+ * array are acknowledged: their offsets are committed, the rest (a stop, a
+ * rebalance, a failure) are delivered again, to this consumer or the
+ * partition's next owner. Throw to stop the partition's progress (nothing of
+ * the batch is acknowledged).
+ */
+export type BatchHandler = (
+  messages: IncomingMessage[],
+  context: MessageContext,
+) => Promise<number>;
+
 export class Consumer {
   #consumer: RawConsumer;
   #opts: ConsumerOptions;
@@ -102,11 +115,32 @@ export class Consumer {
   }
 
   /**
-   * Connects, subscribes and starts delivering messages to `handler`.
+   * Connects, subscribes and starts delivering messages to `handler`, one at
+   * a time (on top of {@link runBatches}): a message is acknowledged once its
+   * handler resolves to anything but `false`.
    * `commit: false` reads without ever committing offsets (a reader that
    * always starts from the beginning).
    */
-  async run(handler: MessageHandler, opts: { commit?: boolean } = {}): Promise<void> {
+  run(handler: MessageHandler, opts: { commit?: boolean } = {}): Promise<void> {
+    return this.runBatches(async (messages, context) => {
+      let acknowledged = 0;
+      for (const message of messages) {
+        if (!context.isRunning()) break;
+        if (await handler(message, context) === false) break;
+        acknowledged++;
+        await context.heartbeat();
+      }
+      return acknowledged;
+    }, opts);
+  }
+
+  /**
+   * Connects, subscribes and starts delivering each partition's fetched
+   * batches to `handler`, which says how many of a batch's messages (a
+   * prefix) are acknowledged; their offsets go to the next (batched) commit.
+   * `commit: false` reads without ever committing offsets.
+   */
+  async runBatches(handler: BatchHandler, opts: { commit?: boolean } = {}): Promise<void> {
     const commit = opts.commit ?? true;
     await this.#consumer.connect();
     await this.#consumer.subscribe({
@@ -125,28 +159,28 @@ export class Consumer {
         if (this.#closing) return; // left unresolved: redelivered to the next owner
         this.#active++;
         try {
-          let last: string | null = null;
           const context: MessageContext = {
             heartbeat: () => heartbeat(),
             isRunning: () => isRunning() && !isStale() && !this.#closing,
           };
-          for (const m of batch.messages) {
-            if (!context.isRunning()) break;
-            const acknowledged = await handler({
-              topic: batch.topic,
-              partition: batch.partition,
-              offset: m.offset,
-              key: m.key ? m.key.toString("utf8") : null,
-              value: m.value ? new Uint8Array(m.value) : null,
-              headers: decodeHeaders(m.headers as Record<string, unknown>),
-              timestamp: Number(m.timestamp),
-            }, context);
-            if (acknowledged === false) break;
-            resolveOffset(m.offset);
-            last = m.offset;
-            await heartbeat();
+          if (batch.messages.length === 0 || !context.isRunning()) return;
+          const messages: IncomingMessage[] = batch.messages.map((m) => ({
+            topic: batch.topic,
+            partition: batch.partition,
+            offset: m.offset,
+            key: m.key ? m.key.toString("utf8") : null,
+            value: m.value ? new Uint8Array(m.value) : null,
+            headers: decodeHeaders(m.headers as Record<string, unknown>),
+            timestamp: Number(m.timestamp),
+          }));
+          const acknowledged = await handler(messages, context);
+          if (!Number.isInteger(acknowledged) || acknowledged < 0) {
+            throw new TypeError(`a batch handler acknowledged ${acknowledged} messages`);
           }
-          if (commit && last !== null) {
+          if (acknowledged === 0) return;
+          const last = messages[Math.min(acknowledged, messages.length) - 1].offset;
+          resolveOffset(last);
+          if (commit) {
             this.#pending.set(`${batch.topic}\0${batch.partition}`, {
               topic: batch.topic,
               partition: batch.partition,

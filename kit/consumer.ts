@@ -18,13 +18,32 @@
  * acknowledged and skipped: one topic carries many event types.
  *
  * Offsets are committed only after a message was handled, skipped or
- * dead-lettered (kafka/consumer.ts commits after each batch), so a crash
- * redelivers, and the inbox turns the redelivery into a no-op.
+ * dead-lettered (kafka/consumer.ts commits handled offsets together), so a
+ * crash redelivers, and the inbox turns the redelivery into a no-op.
+ *
+ * Batches (issue #5): when Kafka hands over several messages of a partition
+ * at once, a run of consecutive ones that are envelopes with a handler (up
+ * to `batchMessages`, default 100) is handled in ONE transaction instead of
+ * one each: one statement claims all their ids in the inbox
+ * (`claimInboxBatch`), then each freshly claimed event's handler runs in
+ * order, in its own CONSUMER span as above (so the outbox rows it writes
+ * carry its own trace), and one COMMIT (one WAL flush) ends them all. An
+ * event id twice in the run is handled once, the second is a duplicate.
+ * When anything of that transaction fails — a handler throws or rejects the
+ * event, a deadlock, the database away, the breaker open — nothing of it is
+ * committed, and each message of the run then takes the one-message path
+ * above, with its retries, dead letters and waits: the failure semantics of
+ * SPEC §9.2 stay those of one message (its handler just ran once more, in
+ * the rolled-back batch). Two batches on different partitions may lock the
+ * same rows in opposite orders; Postgres aborts one of them after its
+ * `deadlock_timeout`, and that one falls back the same way: a deadlock is
+ * never a dead letter of the batch path. Messages that are not envelopes,
+ * have no handler, or stand alone take the one-message path directly.
  *
  * @module
  */
 import { context } from "@opentelemetry/api";
-import { claimInbox, type Sql, type Tx } from "../db/mod.ts";
+import { claimInbox, claimInboxBatch, type Sql, type Tx } from "../db/mod.ts";
 import {
   Consumer,
   dlqTopicOf,
@@ -36,10 +55,11 @@ import {
 import { type Breaker, BreakerOpenError, type BreakerPolicy, createBreaker } from "./breaker.ts";
 import { deadLetterOf, type Failure } from "./dead_letter.ts";
 import { isDatabaseUnavailable } from "./db_unavailable.ts";
-import { type EventEnvelope, parseEnvelope } from "./envelope.ts";
+import { type EventEnvelope, type ParsedEnvelope, parseEnvelope } from "./envelope.ts";
 import type { Logger } from "./log.ts";
 import { observeEventLatency, registerConsumer, watchConsumerLag } from "./metrics.ts";
 import {
+  type Context,
   contextFromHeaders,
   failSpan,
   injectSpan,
@@ -108,6 +128,13 @@ export interface StartConsumerOptions {
    * `openMs` succeeds (half-open → closed). Poison is not counted.
    */
   breaker?: BreakerPolicy & { name: string };
+  /**
+   * Most messages of a partition's fetched batch handled in one transaction
+   * (default 100; 1 handles every message in a transaction of its own). A
+   * failing batch transaction is rolled back and its messages are handled
+   * one by one, with the usual retries and dead letters.
+   */
+  batchMessages?: number;
 }
 
 /** What the consumer did since it started (the observability issue exports these). */
@@ -126,6 +153,10 @@ export interface ConsumerCounters {
   poison: number;
   /** Times the consumer paused because its circuit breaker was open (SPEC §9.1). */
   breakerPauses: number;
+  /** Transactions that committed a run of several messages together. */
+  batches: number;
+  /** Batch transactions that failed, rolled back, and were handled one message at a time. */
+  batchFallbacks: number;
 }
 
 export interface RunningConsumer {
@@ -180,6 +211,10 @@ export async function startConsumer(opts: StartConsumerOptions): Promise<Running
   if (!Number.isInteger(concurrently) || concurrently < 1) {
     throw new TypeError("startConsumer(): partitionsConcurrently must be an integer ≥ 1");
   }
+  const batchMessages = opts.batchMessages ?? 100;
+  if (!Number.isInteger(batchMessages) || batchMessages < 1) {
+    throw new TypeError("startConsumer(): batchMessages must be an integer ≥ 1");
+  }
   const { sql, log, handlers, consumerName, groupId } = opts;
   const counters: ConsumerCounters = {
     handled: 0,
@@ -189,6 +224,8 @@ export async function startConsumer(opts: StartConsumerOptions): Promise<Running
     deadLettered: 0,
     poison: 0,
     breakerPauses: 0,
+    batches: 0,
+    batchFallbacks: 0,
   };
   const stopping = new AbortController();
   const breaker: Breaker<[() => Promise<boolean>], boolean> | undefined = opts.breaker
@@ -316,9 +353,15 @@ export async function startConsumer(opts: StartConsumerOptions): Promise<Running
     });
   }
 
-  /** One message; true once it may be acknowledged. */
-  async function handleMessage(message: IncomingMessage, ctx: MessageContext): Promise<boolean> {
-    const parsed = parseEnvelope(message);
+  /**
+   * One message; true once it may be acknowledged. `parsed`: its envelope,
+   * when the caller parsed it already.
+   */
+  async function handleMessage(
+    message: IncomingMessage,
+    ctx: MessageContext,
+    parsed: ParsedEnvelope = parseEnvelope(message),
+  ): Promise<boolean> {
     if (!parsed.ok) {
       const now = new Date();
       counters.poison++;
@@ -442,6 +485,141 @@ export async function startConsumer(opts: StartConsumerOptions): Promise<Running
     }
   }
 
+  /** A message of a batch run: an envelope with a handler. */
+  interface Batched {
+    message: IncomingMessage;
+    event: EventEnvelope;
+    handler: EventHandler;
+  }
+
+  /**
+   * Handles `run` (≥ 2 messages) in one transaction, each handler in its
+   * message's span; true once it committed (every message may be
+   * acknowledged), false when it was rolled back (nothing of it happened).
+   */
+  async function handleBatch(run: Batched[]): Promise<boolean> {
+    /** Per message in order: freshly claimed (handled) or a duplicate, and its span's context. */
+    let outcomes: { applied: boolean; span: Context }[] = [];
+    try {
+      const work = () =>
+        sql.begin(async (tx) => {
+          outcomes = [];
+          const fresh = await claimInboxBatch(tx, consumerName, run.map((b) => b.event.id));
+          for (const { message, event, handler } of run) {
+            const applied = fresh.delete(event.id); // a second message with one id is a duplicate
+            let failed: { error: unknown } | undefined;
+            await traced(message, async () => {
+              const span = trace.getActiveSpan();
+              span?.setAttribute("consumer.batch.size", run.length);
+              outcomes.push({ applied, span: context.active() });
+              if (!applied) {
+                span?.setAttribute("inbox.duplicate", true);
+                return true;
+              }
+              try {
+                await handler(tx, event, message);
+              } catch (error) {
+                // Not this span's failure: the message is handled again on
+                // its own (below), and that span tells how it went.
+                failed = { error };
+              }
+              return true;
+            });
+            if (failed) throw failed.error;
+          }
+          return true;
+        }) as Promise<boolean>;
+      await (breaker ? breaker.fire(work) : work());
+    } catch (err) {
+      counters.batchFallbacks++;
+      for (const [i, { span }] of outcomes.entries()) {
+        markSpan(
+          "batch rolled back: handled on its own",
+          { "consumer.batch.size": run.length },
+          { parent: span, ...(i === outcomes.length - 1 ? { error: err } : {}) },
+        );
+      }
+      log.warn("batch transaction failed; its messages are handled one by one", {
+        ...where(run[0].message),
+        messages: run.length,
+        error: err,
+      });
+      return false;
+    }
+    counters.batches++;
+    for (const [i, { applied }] of outcomes.entries()) {
+      const { message, event } = run[i];
+      if (applied) {
+        counters.handled++;
+        observeEventLatency(consumerName, message.topic, event.occurredAt);
+      } else {
+        counters.duplicates++;
+        log.debug("already handled; skipped", { ...where(message), event_id: event.id });
+      }
+    }
+    return true;
+  }
+
+  /** One message on its own path, in its span; true once it may be acknowledged. */
+  async function handleAlone(
+    message: IncomingMessage,
+    ctx: MessageContext,
+    parsed?: ParsedEnvelope,
+  ): Promise<boolean> {
+    const acknowledged = await traced(message, () => handleMessage(message, ctx, parsed));
+    if (!acknowledged) {
+      log.info("stopping: message left unacknowledged for the partition's next owner", {
+        ...where(message),
+      });
+    }
+    return acknowledged;
+  }
+
+  /**
+   * A partition's fetched batch, in order: runs of handler-able envelopes in
+   * one transaction each (falling back to one message at a time), the rest
+   * one by one. Resolves to how many messages (a prefix) may be acknowledged.
+   */
+  async function handleFetched(messages: IncomingMessage[], ctx: MessageContext): Promise<number> {
+    let done = 0;
+    let next: ParsedEnvelope | undefined; // messages[done], parsed while looking for a run's end
+    while (done < messages.length && ctx.isRunning()) {
+      const run: Batched[] = [];
+      if (batchMessages > 1) {
+        for (let i = done; i < messages.length && run.length < batchMessages; i++) {
+          const parsed = parseEnvelope(messages[i]);
+          const handler = parsed.ok && Object.hasOwn(handlers, parsed.event.type)
+            ? handlers[parsed.event.type]
+            : undefined;
+          if (!parsed.ok || !handler) {
+            if (i === done) next = parsed;
+            break;
+          }
+          run.push({ message: messages[i], event: parsed.event, handler });
+        }
+      }
+      if (run.length >= 2) {
+        if (!await handleBatch(run)) {
+          for (const { message, event } of run) {
+            if (!ctx.isRunning()) return done;
+            if (!await handleAlone(message, ctx, { ok: true, event })) return done;
+            done++;
+            await ctx.heartbeat();
+          }
+          continue;
+        }
+        done += run.length;
+      } else {
+        const parsed = run.length === 1 ? { ok: true as const, event: run[0].event } : next;
+        if (!await handleAlone(messages[done], ctx, parsed)) return done;
+        done++;
+      }
+      next = undefined;
+      await ctx.heartbeat();
+    }
+    return done;
+  }
+
   const consumer = new Consumer(opts.kafka, {
     groupId,
     topics: opts.topics,
@@ -451,15 +629,7 @@ export async function startConsumer(opts: StartConsumerOptions): Promise<Running
   });
   try {
     await dlq.connect();
-    await consumer.run(async (message, ctx) => {
-      const acknowledged = await traced(message, () => handleMessage(message, ctx));
-      if (!acknowledged) {
-        log.info("stopping: message left unacknowledged for the partition's next owner", {
-          ...where(message),
-        });
-      }
-      return acknowledged;
-    });
+    await consumer.runBatches(handleFetched);
   } catch (err) {
     await consumer.disconnect().catch(() => {});
     await dlq.disconnect().catch(() => {});

@@ -12,7 +12,9 @@ import {
   PoisonMessageError,
   startConsumer,
 } from "./consumer.ts";
+import { claimInbox } from "../db/mod.ts";
 import { DLQ_HEADERS as H } from "./dead_letter.ts";
+import { trace } from "./tracing.ts";
 import { ConsumerFixture, envelope } from "./testing.ts";
 
 const kafkaTest = { sanitizeOps: false, sanitizeResources: false };
@@ -70,6 +72,8 @@ Deno.test(
           deadLettered: 0,
           poison: 0,
           breakerPauses: 0,
+          batches: 1, // both deliveries in one transaction: the second a duplicate of the first
+          batchFallbacks: 0,
         });
         assert.equal(await f.appliedCount(event.id), 1);
         assert.deepEqual(await f.claims(), [event.id]);
@@ -137,7 +141,10 @@ Deno.test(
       try {
         const c = consumer.counters;
         await until(c, "the next event to be handled", () => c.handled === 1);
-        assert.equal(badRuns, 3);
+        // Fetched together: once in their batch transaction (rolled back),
+        // then 3 attempts on its own.
+        assert.equal(c.batchFallbacks, 1);
+        assert.equal(badRuns, 4);
         assert.equal(c.retried, 2);
         assert.equal(c.deadLettered, 1);
         assert.equal(await f.appliedCount(good.id), 1);
@@ -151,7 +158,7 @@ Deno.test(
         assert.equal(h[H.originalOffset], "0");
         assert.equal(h[H.reason], "handler-failed");
         assert.equal(h[H.errorClass], "InventoryDown");
-        assert.equal(h[H.errorMessage], "no stock row for broken (run 3)");
+        assert.equal(h[H.errorMessage], "no stock row for broken (run 4)");
         assert.equal(h[H.attempts], "3");
         const first = Date.parse(h[H.firstFailureAt]);
         const last = Date.parse(h[H.lastFailureAt]);
@@ -362,6 +369,225 @@ Deno.test(
       }
       assert.equal(await f.deadLetterCount(), 0);
       assert.equal(await f.committedOffset(), "-1");
+    });
+  },
+);
+
+Deno.test(
+  "startConsumer() handles a fetched batch in one transaction, each event once",
+  kafkaTest,
+  async () => {
+    await withFixture(async (f) => {
+      const events = Array.from(
+        { length: 10 },
+        (_, i) => envelope("StockDeductionRequested", { i }),
+      );
+      for (const e of events) await f.publish(e); // all there before the first fetch
+      const consumer = await start(f, {
+        StockDeductionRequested: (tx, e) => f.apply(tx, e.id),
+      });
+      try {
+        const c = consumer.counters;
+        await until(c, "every event", () => c.handled === events.length);
+        assert.ok(c.batches >= 1, JSON.stringify(c));
+        assert.equal(c.batchFallbacks, 0);
+        assert.equal(c.duplicates, 0);
+        const transactions = await f.appliedTransactions();
+        assert.ok(transactions < events.length, `${transactions} transactions for 10 events`);
+        for (const e of events) assert.equal(await f.appliedCount(e.id), 1);
+        assert.equal((await f.claims()).length, events.length);
+      } finally {
+        await consumer.stop();
+      }
+      assert.equal(await f.committedOffset(), String(events.length), "every offset committed");
+      assert.equal(await f.deadLetterCount(), 0);
+    });
+  },
+);
+
+Deno.test(
+  "startConsumer() without batching (batchMessages: 1) uses a transaction per event",
+  kafkaTest,
+  async () => {
+    await withFixture(async (f) => {
+      const events = Array.from({ length: 4 }, () => envelope("StockDeductionRequested"));
+      for (const e of events) await f.publish(e);
+      const consumer = await startConsumer({
+        kafka: f.kafka,
+        sql: f.sql,
+        groupId: f.groupId,
+        topics: [f.topic],
+        consumerName: f.consumerName,
+        handlers: { StockDeductionRequested: (tx, e) => f.apply(tx, e.id) },
+        log: f.log,
+        retry: FAST_RETRY,
+        maxWaitTimeMs: 100,
+        batchMessages: 1,
+      });
+      try {
+        const c = consumer.counters;
+        await until(c, "every event", () => c.handled === events.length);
+        assert.equal(c.batches, 0);
+        assert.equal(await f.appliedTransactions(), events.length);
+      } finally {
+        await consumer.stop();
+      }
+      assert.equal(await f.committedOffset(), String(events.length));
+    });
+  },
+);
+
+Deno.test(
+  "a handler failing in a batch rolls it back; each event is then handled once on its own",
+  kafkaTest,
+  async () => {
+    await withFixture(async (f) => {
+      const events = Array.from(
+        { length: 5 },
+        (_, i) => envelope("StockDeductionRequested", { i }),
+      );
+      for (const e of events) await f.publish(e);
+      const runs = new Map<string, number>();
+      const consumer = await start(f, {
+        StockDeductionRequested: async (tx, e) => {
+          const n = (runs.get(e.id) ?? 0) + 1;
+          runs.set(e.id, n);
+          await f.apply(tx, e.id, `run ${n}`); // rolled back when the batch fails
+          if (e.payload.i === 2 && n === 1) throw new Error("transient failure");
+        },
+      });
+      try {
+        const c = consumer.counters;
+        await until(c, "every event", () => c.handled === events.length);
+        assert.equal(c.batchFallbacks, 1, JSON.stringify(c));
+        assert.equal(c.retried, 0, "the event's own attempt succeeded at once");
+        assert.equal(c.deadLettered, 0);
+        assert.equal(c.duplicates, 0);
+        for (const e of events) assert.equal(await f.appliedCount(e.id), 1, `event ${e.payload.i}`);
+        // In the rolled-back batch: events 0-2 ran; then each on its own.
+        assert.deepEqual(events.map((e) => runs.get(e.id)), [2, 2, 2, 1, 1]);
+      } finally {
+        await consumer.stop();
+      }
+      assert.equal(await f.committedOffset(), String(events.length));
+      assert.equal(await f.deadLetterCount(), 0);
+    });
+  },
+);
+
+Deno.test(
+  "a batch with a redelivered event id applies it once and counts the duplicates",
+  kafkaTest,
+  async () => {
+    await withFixture(async (f) => {
+      const [a, b, c0] = Array.from({ length: 3 }, () => envelope("StockDeductionRequested"));
+      const old = envelope("StockDeductionRequested");
+      // `old` was handled before (its claim committed); `a` comes twice in the batch.
+      await f.sql.begin((tx) => claimInbox(tx, f.consumerName, old.id));
+      for (const e of [a, old, b, a, c0]) await f.publish(e);
+      const consumer = await start(f, {
+        StockDeductionRequested: (tx, e) => f.apply(tx, e.id),
+      });
+      try {
+        const c = consumer.counters;
+        await until(c, "every delivery", () => c.handled + c.duplicates === 5);
+        assert.equal(c.handled, 3);
+        assert.equal(c.duplicates, 2);
+        assert.equal(c.batches, 1);
+        for (const e of [a, b, c0]) assert.equal(await f.appliedCount(e.id), 1);
+        assert.equal(await f.appliedCount(old.id), 0);
+        assert.equal(await f.appliedTransactions(), 1);
+      } finally {
+        await consumer.stop();
+      }
+      assert.equal(await f.committedOffset(), "5");
+    });
+  },
+);
+
+Deno.test(
+  "a batch with an event its handler rejects dead-letters that one and applies the others once",
+  kafkaTest,
+  async () => {
+    await withFixture(async (f) => {
+      const events = Array.from(
+        { length: 5 },
+        (_, i) => envelope("StockDeductionRequested", { i, poison: i === 2 }),
+      );
+      for (const e of events) await f.publish(e);
+      let poisonRuns = 0;
+      const consumer = await start(f, {
+        StockDeductionRequested: async (tx, e) => {
+          await f.apply(tx, e.id);
+          if (e.payload.poison) {
+            poisonRuns++;
+            throw new PoisonMessageError("quantity must be a number");
+          }
+        },
+      });
+      try {
+        const c = consumer.counters;
+        await until(
+          c,
+          "the others and the dead letter",
+          () => c.handled === 4 && c.deadLettered === 1,
+        );
+        assert.equal(c.batchFallbacks, 1);
+        assert.equal(c.poison, 1);
+        assert.equal(c.retried, 0);
+        assert.equal(poisonRuns, 2, "once in the batch, once on its own");
+        for (const e of events) {
+          assert.equal(
+            await f.appliedCount(e.id),
+            e.payload.poison ? 0 : 1,
+            `event ${e.payload.i}`,
+          );
+        }
+        const [letter] = await f.deadLetters(1);
+        assert.equal(letter.headers[H.reason], "rejected");
+        assert.equal(letter.headers[H.eventId], events[2].id);
+        assert.equal(letter.headers[H.attempts], "1");
+      } finally {
+        await consumer.stop();
+      }
+      assert.equal(await f.committedOffset(), String(events.length));
+      assert.equal(await f.deadLetterCount(), 1);
+    });
+  },
+);
+
+Deno.test(
+  {
+    name: "each handler of a batch runs in its own message's trace",
+    ignore: Deno.env.get("OTEL_DENO") !== "true", // no context propagation without telemetry
+    ...kafkaTest,
+  },
+  async () => {
+    await withFixture(async (f) => {
+      const traceIds = [
+        "4bf92f3577b34da6a3ce929d0e0e4736",
+        "5ce92f3577b34da6a3ce929d0e0e4737",
+        "6de92f3577b34da6a3ce929d0e0e4738",
+      ];
+      const events = traceIds.map((t) => envelope("StockDeductionRequested", { t }));
+      for (const [i, e] of events.entries()) {
+        await f.publish(e, { traceparent: `00-${traceIds[i]}-00f067aa0ba902b7-01` });
+      }
+      const seen = new Map<string, string | undefined>();
+      const consumer = await start(f, {
+        StockDeductionRequested: async (tx, e) => {
+          seen.set(String(e.payload.t), trace.getActiveSpan()?.spanContext().traceId);
+          await f.apply(tx, e.id);
+        },
+      });
+      try {
+        const c = consumer.counters;
+        await until(c, "every event", () => c.handled === events.length);
+        assert.equal(c.batches, 1);
+        for (const t of traceIds) assert.equal(seen.get(t), t);
+      } finally {
+        await consumer.stop();
+      }
     });
   },
 );

@@ -42,6 +42,13 @@ export interface ParticipantConfig {
    * below <P>_DB_POOL_MAX, every one holds a connection while it works).
    */
   consumerConcurrency: number;
+  /**
+   * <P>_CONSUMER_BATCH: most messages of a partition's fetched batch the
+   * consumer handles in one database transaction (default 100; 1: one
+   * transaction per message). A failing batch is rolled back and handled
+   * one message at a time (kit/consumer.ts).
+   */
+  consumerBatch: number;
   /** CONSUMER_RETRY_ATTEMPTS / CONSUMER_RETRY_DELAY_MS: SPEC §9.2, 3 × 1 s. */
   retry: { attempts: number; delayMs: number };
   /** JWT_SECRET: verifies bearer tokens. */
@@ -78,6 +85,7 @@ export function loadParticipantConfig(
     consumerName: envString(`${prefix}_INBOX_CONSUMER`, `${name}-service`),
     fromBeginning: envBool(`${prefix}_CONSUMER_FROM_BEGINNING`, true),
     consumerConcurrency: envInt(`${prefix}_CONSUMER_CONCURRENCY`, 4, 1, 256),
+    consumerBatch: envInt(`${prefix}_CONSUMER_BATCH`, 100, 1, 10_000),
     retry: {
       attempts: envInt("CONSUMER_RETRY_ATTEMPTS", 3, 1, 100),
       delayMs: envInt("CONSUMER_RETRY_DELAY_MS", 1_000, 0, 600_000),
@@ -123,6 +131,7 @@ export async function runService(opts: ServiceOptions): Promise<void> {
     consumerName: cfg.consumerName,
     fromBeginning: cfg.fromBeginning,
     partitionsConcurrently: cfg.consumerConcurrency,
+    batchMessages: cfg.consumerBatch,
     retry: cfg.retry,
     breaker: cfg.breaker,
   });

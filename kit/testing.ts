@@ -48,7 +48,10 @@ export function envelope(
 /** Everything one consumer test needs, made by create() and removed by drop(). */
 export class ConsumerFixture {
   readonly id = uniqueName("kit").toLowerCase();
-  /** A schema of its own, with `applied (event_id, note)`, writable by the service role. */
+  /**
+   * A schema of its own, with `applied (event_id, note, txid)` (txid: the
+   * writing transaction's), writable by the service role.
+   */
   readonly schema = this.id;
   readonly topic = `${this.id}-events`;
   readonly dlqTopic = dlqTopicOf(this.topic);
@@ -67,6 +70,7 @@ export class ConsumerFixture {
       await tx`create table ${tx(this.schema)}.applied (
                  event_id text not null,
                  note text,
+                 txid bigint not null default txid_current(),
                  applied_at timestamptz not null default clock_timestamp())`;
       await tx`grant usage on schema ${tx(this.schema)} to ${tx(ROLE)}`;
       await tx`grant select, insert on ${tx(this.schema)}.applied to ${tx(ROLE)}`;
@@ -118,6 +122,13 @@ export class ConsumerFixture {
       select count(*)::int as n from ${
       this.#admin(this.schema)
     }.applied where event_id = ${eventId}`;
+    return row.n;
+  }
+
+  /** In how many transactions the committed effects were applied. */
+  async appliedTransactions(): Promise<number> {
+    const [row] = await this.#admin<{ n: number }[]>`
+      select count(distinct txid)::int as n from ${this.#admin(this.schema)}.applied`;
     return row.n;
   }
 

@@ -38,6 +38,7 @@ const consumer = cfg.sagaConsumer
     consumerName: cfg.consumerName,
     fromBeginning: cfg.fromBeginning,
     partitionsConcurrently: cfg.consumerConcurrency,
+    batchMessages: cfg.consumerBatch,
     retry: cfg.retry,
     breaker: cfg.breaker, // SPEC §9.1's coupon breaker (config.ts)
   })

@@ -21,6 +21,13 @@ export interface OrderConfig {
    * replies' queue but lengthened POST /orders on a busy 2-core host).
    */
   consumerConcurrency: number;
+  /**
+   * ORDER_CONSUMER_BATCH: most replies of a partition's fetched batch
+   * handled in one database transaction (default 100; 1: one transaction
+   * per reply). A failing batch is rolled back and handled one reply at a
+   * time (kit/consumer.ts).
+   */
+  consumerBatch: number;
 }
 
 export function loadOrderConfig(): OrderConfig {
@@ -32,5 +39,6 @@ export function loadOrderConfig(): OrderConfig {
     deadlineSweepMs: envInt("ORDER_DEADLINE_SWEEP_MS", 1_000, 50),
     dbPoolMax: envInt("ORDER_DB_POOL_MAX", 10, 1, 1000),
     consumerConcurrency: envInt("ORDER_CONSUMER_CONCURRENCY", 2, 1, 256),
+    consumerBatch: envInt("ORDER_CONSUMER_BATCH", 100, 1, 10_000),
   };
 }

@@ -36,6 +36,7 @@ const replies = await startConsumer({
   topics: [STOCK_TOPIC, COUPON_TOPIC, POINT_TOPIC],
   consumerName: "order.saga-replies",
   partitionsConcurrently: cfg.consumerConcurrency,
+  batchMessages: cfg.consumerBatch,
   handlers: Object.fromEntries(Object.keys(REPLIES).map((type) => [type, handleReply])),
 });
 const stopSweeper = startDeadlineSweeper(sql, log, cfg.deadlineSweepMs);
