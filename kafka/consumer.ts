@@ -40,7 +40,7 @@ export interface ConsumerOptions {
   partitionsConcurrently?: number;
   /**
    * Handled offsets are committed together at most this often (default
-   * 200 ms; 0 commits after every batch, as each partition's batch ends).
+   * 1000 ms; 0 commits after every batch, as each partition's batch ends).
    */
   commitIntervalMs?: number;
 }
@@ -93,7 +93,7 @@ export class Consumer {
 
   constructor(kafka: KafkaJs, opts: ConsumerOptions) {
     this.#opts = opts;
-    this.#commitIntervalMs = opts.commitIntervalMs ?? 200;
+    this.#commitIntervalMs = opts.commitIntervalMs ?? 1_000;
     this.#consumer = kafka.consumer({
       groupId: opts.groupId,
       readUncommitted: opts.readUncommitted ?? false,

@@ -63,7 +63,7 @@ export function loadRelayConfig(): RelayConfig {
     },
     maxBatchEvents: envInt("RELAY_MAX_BATCH_EVENTS", 2_000, 1),
     lingerMs: envInt("RELAY_LINGER_MS", 5, 0),
-    minTransactionIntervalMs: envInt("RELAY_MIN_TX_INTERVAL_MS", 100, 0, 60_000),
+    minTransactionIntervalMs: envInt("RELAY_MIN_TX_INTERVAL_MS", 200, 0, 60_000),
     maxBufferedEvents: envInt("RELAY_MAX_BUFFERED_EVENTS", 50_000, 1),
     heartbeatMs: envInt("RELAY_HEARTBEAT_MS", 10_000, 100),
     standbyPollMs: envInt("RELAY_STANDBY_POLL_MS", 1_000, 50),
