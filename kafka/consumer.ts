@@ -30,7 +30,13 @@ export interface ConsumerOptions {
   heartbeatIntervalMs?: number;
   /** Max bytes per partition per fetch; smaller means smaller batches. */
   maxBytesPerPartition?: number;
-  /** How long a fetch waits for data when there is none (kafkajs default 5 s). */
+  /**
+   * How long a fetch waits for data when there is none (default 1 s; kafkajs'
+   * own is 5 s). A waiting fetch returns as soon as a record is committed, so
+   * this does not delay delivery: it bounds the empty polls, each a request
+   * to every broker (a 100 ms wait made the order notifiers Kafka's busiest
+   * clients, issue #5). A consumer's stop waits for its fetch in flight.
+   */
   maxWaitTimeMs?: number;
   /**
    * Partitions whose batches are handled at the same time (kafkajs
@@ -100,7 +106,7 @@ export class Consumer {
       sessionTimeout: opts.sessionTimeoutMs ?? 10_000,
       heartbeatInterval: opts.heartbeatIntervalMs ?? 1_000,
       maxBytesPerPartition: opts.maxBytesPerPartition,
-      maxWaitTimeInMs: opts.maxWaitTimeMs ?? 500,
+      maxWaitTimeInMs: opts.maxWaitTimeMs ?? 1_000,
       allowAutoTopicCreation: false,
     });
     // After a rebalance, offsets of partitions this member no longer owns

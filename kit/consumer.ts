@@ -111,7 +111,7 @@ export interface StartConsumerOptions {
   retry?: RetryOptions;
   /** Where a group without committed offsets starts (default: earliest). */
   fromBeginning?: boolean;
-  /** How long a fetch waits for data (kafka/consumer.ts default 500 ms). */
+  /** How long a fetch waits for data (kafka/consumer.ts default 1000 ms). */
   maxWaitTimeMs?: number;
   /**
    * Partitions handled at the same time (default 1). Each partition still

@@ -57,7 +57,9 @@ export class OrderNotifier {
       groupId: `order-notify-${instanceId}-${crypto.randomUUID().slice(0, 8)}`,
       topics: [ORDER_TOPIC],
       fromBeginning: false,
-      maxWaitTimeMs: 100,
+      // A waiting fetch returns as soon as a record is committed; the wait only
+      // bounds empty polls (each one a request to every broker).
+      maxWaitTimeMs: 1_000,
     });
     await this.#consumer.run((m) => {
       const parsed = parseEnvelope(m);
