@@ -11,6 +11,7 @@ import {
   type EventHandlers,
   PoisonMessageError,
   startConsumer,
+  type StartConsumerOptions,
 } from "./consumer.ts";
 import { claimInbox } from "../db/mod.ts";
 import { DLQ_HEADERS as H } from "./dead_letter.ts";
@@ -20,7 +21,12 @@ import { ConsumerFixture, envelope } from "./testing.ts";
 const kafkaTest = { sanitizeOps: false, sanitizeResources: false };
 const FAST_RETRY = { attempts: 3, delayMs: 50 };
 
-function start(f: ConsumerFixture, handlers: EventHandlers, sql: postgres.Sql = f.sql) {
+function start(
+  f: ConsumerFixture,
+  handlers: EventHandlers,
+  sql: postgres.Sql = f.sql,
+  more: Partial<StartConsumerOptions> = {},
+) {
   return startConsumer({
     kafka: f.kafka,
     sql,
@@ -31,6 +37,7 @@ function start(f: ConsumerFixture, handlers: EventHandlers, sql: postgres.Sql = 
     log: f.log,
     retry: FAST_RETRY,
     maxWaitTimeMs: 100,
+    ...more,
   });
 }
 
@@ -412,18 +419,14 @@ Deno.test(
     await withFixture(async (f) => {
       const events = Array.from({ length: 4 }, () => envelope("StockDeductionRequested"));
       for (const e of events) await f.publish(e);
-      const consumer = await startConsumer({
-        kafka: f.kafka,
-        sql: f.sql,
-        groupId: f.groupId,
-        topics: [f.topic],
-        consumerName: f.consumerName,
-        handlers: { StockDeductionRequested: (tx, e) => f.apply(tx, e.id) },
-        log: f.log,
-        retry: FAST_RETRY,
-        maxWaitTimeMs: 100,
-        batchMessages: 1,
-      });
+      const consumer = await start(
+        f,
+        {
+          StockDeductionRequested: (tx, e) => f.apply(tx, e.id),
+        },
+        f.sql,
+        { batchMessages: 1 },
+      );
       try {
         const c = consumer.counters;
         await until(c, "every event", () => c.handled === events.length);
