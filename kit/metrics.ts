@@ -10,6 +10,9 @@
  * - `consumer_events_total{consumer,group,outcome}`: what the inbox consumer
  *   did with each message — handled, duplicate, skipped, retried,
  *   dead_lettered, poison (kit/consumer.ts' counters).
+ * - `consumer_batch_transactions_total{consumer,group,result}`: runs of
+ *   messages handled in one transaction — committed, or rolled_back (then
+ *   handled one by one).
  * - `consumer_event_latency_seconds{consumer,topic}`: publish → processed (the
  *   envelope's occurredAt, i.e. the outbox write, to the inbox commit).
  * - `kafka_consumer_lag{group,topic,partition}`: end offset − committed offset,
@@ -118,6 +121,21 @@ new client.Counter({
       for (const [field, outcome] of OUTCOMES) {
         this.inc({ consumer, group, outcome }, counters[field]);
       }
+    }
+  },
+});
+
+new client.Counter({
+  name: "consumer_batch_transactions_total",
+  help: "Runs of messages the inbox consumers handled in one transaction: committed, or " +
+    "rolled_back (a handler failed, a deadlock, the database gone: then handled one by one)",
+  labelNames: ["consumer", "group", "result"] as const,
+  registers: [registry],
+  collect() {
+    this.reset();
+    for (const [consumer, { group, counters }] of consumers) {
+      this.inc({ consumer, group, result: "committed" }, counters.batches);
+      this.inc({ consumer, group, result: "rolled_back" }, counters.batchFallbacks);
     }
   },
 });

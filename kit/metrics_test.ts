@@ -133,6 +133,12 @@ Deno.test({
       assert.equal(outcome("skipped"), 1);
       assert.equal(outcome("retried"), 1);
       assert.equal(outcome("poison"), 0);
+      // Batch transactions as the consumer counted them (how many depends on
+      // how Kafka split the five records into fetches).
+      const batches = (r: string) =>
+        sample(text, "consumer_batch_transactions_total", { ...mine, result: r });
+      assert.equal(batches("committed"), consumer.counters.batches);
+      assert.equal(batches("rolled_back"), consumer.counters.batchFallbacks);
       const latency = {
         consumer: f.consumerName,
         topic: f.topic,
