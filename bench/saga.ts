@@ -61,13 +61,24 @@
  * processes the suite starts: the root span at POST /orders decides, every
  * hop of that saga follows it); a span per hop of every saga cost ~15 % of
  * the throughput (1 = trace every saga).
+ * BENCH_LEADERS (preferred): before measuring, every partition's leadership
+ * goes back to its preferred replica (`./dev kafka elect`), so the figures
+ * are those of a balanced cluster and repeatable: stopping brokers one by
+ * one (`./dev down`, chaos runs) leaves every leader on the last one, and
+ * with all leaders on one broker the same run measured ~35 % more sagas/s
+ * (README, the saga benchmark). `asis` measures the placement found; the
+ * leaders per broker are printed and in the JSON either way.
  * Variables of the services (e.g. INVENTORY_DB_POOL_MAX) reach the
  * processes the suite starts, not `./dev up`'s.
  *
  * @module
  */
 import { connectAdmin } from "../db/mod.ts";
+import { Admin } from "../kafka/admin.ts";
+import { EVENT_TOPICS } from "../kafka/topics.ts";
 import { envBool, envInt, envString } from "../kit/env.ts";
+import { dev } from "../tests/support/dev.ts";
+import { testKafka } from "../tests/support/kafka.ts";
 import { ManagedProcess, testPort } from "../tests/support/process.ts";
 import { Client, Suite } from "../tests/support/suite.ts";
 import {
@@ -105,9 +116,30 @@ const cfg = {
   /** Where the extra instances write `--cpu-prof` profiles ("" = not profiled). */
   cpuProfDir: envString("BENCH_CPU_PROF_DIR", ""),
   traceSample: Number(envString("BENCH_TRACE_SAMPLE", "0.01")),
+  /** `preferred`: elect every partition's preferred leader first; `asis`: measure as placed. */
+  leaders: envString("BENCH_LEADERS", "preferred"),
   /** The `./dev up` relay: the one that publishes while it holds the slot. */
   relayPort: envInt("RELAY_HTTP_PORT", 7070, 1, 65_535),
 };
+
+if (cfg.leaders !== "preferred" && cfg.leaders !== "asis") {
+  throw new Error(`BENCH_LEADERS: "${cfg.leaders}" is not preferred or asis`);
+}
+
+/** Partitions led per broker: the event topics, and the coordinators' internal topics. */
+async function leaderPlacement() {
+  const kafkaAdmin = new Admin(testKafka("bench-saga-leaders"));
+  await kafkaAdmin.connect();
+  try {
+    const perBroker = (topics: string[]) => kafkaAdmin.leadersPerBroker(topics);
+    return {
+      events: await perBroker(EVENT_TOPICS.map((t) => t.name)),
+      coordinators: await perBroker(["__consumer_offsets", "__transaction_state"]),
+    };
+  } finally {
+    await kafkaAdmin.disconnect();
+  }
+}
 
 const TARGETS = {
   sagas_per_s: 500,
@@ -455,7 +487,9 @@ async function runPhase(def: PhaseDef, users: BenchUser[]): Promise<PhaseResult>
 const t0 = nowMs();
 let exitCode = 0;
 let summaryLine: string | null = null;
+let leaders: Awaited<ReturnType<typeof leaderPlacement>> | undefined;
 try {
+  if (cfg.leaders === "preferred") log((await dev("kafka", "elect")).trim());
   log(`starting the suite (relay, 2 × order, inventory, coupon, point)`);
   await suite.start();
   for (const p of extras) p.start();
@@ -469,6 +503,14 @@ try {
     `suite up in ${round((nowMs() - t0) / 1000)} s; suite relay ${relayHealth?.state}, ` +
       `relay on :${cfg.relayPort} ${devRelay?.state ?? "not answering"}; ` +
       `relay metrics from :${relayPort}`,
+  );
+
+  leaders = await leaderPlacement();
+  const show = (m: Record<string, number>) =>
+    Object.entries(m).map(([b, n]) => `broker ${b}: ${n}`).join(", ");
+  log(
+    `partition leaders (BENCH_LEADERS=${cfg.leaders}): event topics ${show(leaders.events)}; ` +
+      `__consumer_offsets + __transaction_state ${show(leaders.coordinators)}`,
   );
 
   const saved = await admin.call<ModeSettings>(suite.orders[0], "GET", "/admin/settings/mode");
@@ -692,6 +734,8 @@ try {
       completion_timeout_ms: cfg.completionTimeoutMs,
       extra: cfg.extra || null,
       trace_sample: cfg.traceSample,
+      leaders: cfg.leaders,
+      leaders_per_broker: leaders,
       cpus: navigator.hardwareConcurrency,
     },
     phases: Object.fromEntries(results.map((r, i) => [r.def.name, sums[i]])),

@@ -2,6 +2,8 @@
 # The local 3-broker Kafka cluster (KRaft, no ZooKeeper) from Maven Central jars.
 #   infra/kafka.sh up|down|status          the whole cluster
 #   infra/kafka.sh start N | stop N | kill N   one broker (kill = SIGKILL, for chaos)
+#   infra/kafka.sh elect                    move every partition's leadership back to
+#                                           its preferred replica (after restarts)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -80,6 +82,21 @@ case "${1:-}" in
       echo "broker $n was not running"
     fi
     ;;
+  elect)
+    # Stopping brokers one after another (down, chaos) leaves every leader on
+    # the last one standing, and the controller's own rebalance
+    # (auto.leader.rebalance.enable, every 300 s) was not seen to move them
+    # back here. Benchmarks elect before measuring: leader placement changes
+    # Kafka's CPU per transaction (README, the saga benchmark).
+    java -cp "$KAFKA_HOME/libs/*" "-Dlog4j.configuration=file:$ROOT/infra/kafka/tools-log4j.properties" \
+      org.apache.kafka.tools.LeaderElectionCommand --bootstrap-server "$(kafka_bootstrap)" \
+      --election-type PREFERRED --all-topic-partitions >"$LOGS/kafka-elect.log" 2>&1 ||
+      die "preferred leader election failed (see $LOGS/kafka-elect.log)"
+    # The tool lists the partitions it moved, or prints nothing when every
+    # leader already is the preferred one.
+    moved=$({ grep -o '[A-Za-z0-9._-]*-[0-9]\+' "$LOGS/kafka-elect.log" || true; } | sort -u | wc -l)
+    echo "preferred leaders elected: $moved partition(s) moved"
+    ;;
   status)
     for i in $(seq 1 "$KAFKA_BROKERS_N"); do
       if pid_alive "kafka-$i" && port_open "$(kafka_port "$i")"; then
@@ -89,5 +106,5 @@ case "${1:-}" in
       fi
     done
     ;;
-  *) die "usage: infra/kafka.sh up|down|status|start N|stop N|kill N" ;;
+  *) die "usage: infra/kafka.sh up|down|status|elect|start N|stop N|kill N" ;;
 esac

@@ -122,6 +122,20 @@ export class Admin {
     }));
   }
 
+  /**
+   * How many of the topics' partitions each broker leads (broker id → count).
+   * Placement matters on one host: a relay transaction costs Kafka a request
+   * per leader it touches (README, the saga benchmark).
+   */
+  async leadersPerBroker(topics: string[]): Promise<Record<string, number>> {
+    const meta = await this.#admin.fetchTopicMetadata({ topics });
+    const out: Record<string, number> = {};
+    for (const t of meta.topics) {
+      for (const p of t.partitions) out[p.leader] = (out[p.leader] ?? 0) + 1;
+    }
+    return Object.fromEntries(Object.entries(out).sort(([a], [b]) => Number(a) - Number(b)));
+  }
+
   /** Broker-side config values of a topic. */
   async topicConfig(topic: string): Promise<Record<string, string>> {
     const res = await this.#admin.describeConfigs({

@@ -14,7 +14,7 @@ import {
   TransactionalProducer,
   valueText,
 } from "../../kafka/mod.ts";
-import { dev, sleep, uniqueName } from "../support/dev.ts";
+import { dev, eventually, sleep, uniqueName } from "../support/dev.ts";
 import { Collector, testKafka } from "../support/kafka.ts";
 
 Deno.test("topics exist as SPEC §3.2 says: partitions, RF 3, min ISR 2, lz4, retention, -dlq twins", async () => {
@@ -249,6 +249,52 @@ Deno.test({
       }
     } finally {
       await producer.disconnect();
+      await admin.deleteTopics([topic]).catch(() => {});
+      await admin.disconnect();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "a broker stop moves its leaderships away; `./dev kafka elect` moves them back to the preferred replicas",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const admin = new Admin(testKafka("platform-elect"));
+    const topic = uniqueName("platform-elect");
+    const victim = String(1 + Math.floor(Math.random() * 3));
+    await admin.connect();
+    try {
+      await admin.createTopic(topic, 6);
+      // Kafka spreads new partitions' preferred leaders round-robin.
+      assert.deepEqual(await admin.leadersPerBroker([topic]), { 1: 2, 2: 2, 3: 2 });
+      await dev("kafka", "stop", victim);
+      try {
+        const moved = await eventually("the victim's leaderships to move", async () => {
+          const leaders = await admin.leadersPerBroker([topic]);
+          return leaders[victim] === undefined ? leaders : undefined;
+        });
+        assert.equal(Object.values(moved).reduce((a, b) => a + b, 0), 6);
+      } finally {
+        await dev("kafka", "start", victim);
+      }
+      // Back in every ISR, the restarted broker still leads nothing.
+      await eventually("the restarted broker to rejoin every ISR", async () => {
+        const parts = await admin.describeTopic(topic);
+        return parts.every((p) => p.isr.length === 3) ? true : undefined;
+      }, 60_000);
+      assert.equal((await admin.leadersPerBroker([topic]))[victim], undefined);
+      const out = await dev("kafka", "elect");
+      const moved = Number(/elected: (\d+) partition\(s\) moved/.exec(out)?.[1]);
+      assert.ok(moved >= 2, `elect reported ${moved} partition(s) moved: ${out}`);
+      await eventually("the elected leaders in the metadata", async () => {
+        const leaders = await admin.leadersPerBroker([topic]);
+        return leaders[victim] === 2 ? leaders : undefined;
+      });
+      assert.deepEqual(await admin.leadersPerBroker([topic]), { 1: 2, 2: 2, 3: 2 });
+    } finally {
+      await dev("kafka", "start", victim).catch(() => {});
       await admin.deleteTopics([topic]).catch(() => {});
       await admin.disconnect();
     }
