@@ -157,6 +157,7 @@ export class Consumer {
       // The tail of a burst is committed even when no batch follows it.
       this.#timer = setInterval(() => this.#flushIfDue(), this.#commitIntervalMs);
     }
+    if (commit) this.#commitPastFilteredBatches();
     await this.#consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
@@ -184,7 +185,12 @@ export class Consumer {
             throw new TypeError(`a batch handler acknowledged ${acknowledged} messages`);
           }
           if (acknowledged === 0) return;
-          const last = messages[Math.min(acknowledged, messages.length) - 1].offset;
+          // All acknowledged: the batch's last offset, which counts the
+          // commit markers and aborted records fetched with it (see
+          // #commitPastFilteredBatches).
+          const last = acknowledged >= messages.length
+            ? batch.lastOffset()
+            : messages[acknowledged - 1].offset;
           resolveOffset(last);
           if (commit) {
             this.#pending.set(`${batch.topic}\0${batch.partition}`, {
@@ -198,6 +204,30 @@ export class Consumer {
           if (--this.#active === 0) this.#idle?.();
         }
       },
+    });
+  }
+
+  /**
+   * A transaction's commit marker takes an offset of its own, after the
+   * transaction's last record. kafkajs skips a fetched batch of nothing but
+   * markers (or aborted records) without calling the handler and leaves its
+   * offset to autoCommit, which this consumer turns off: the group's offset
+   * would stay on the marker, `kafka_consumer_lag` would read 1 per partition
+   * at rest and a restart would fetch the marker again. So the offset after
+   * such a batch is committed like a handled one. The batch comes only after
+   * every record before it was acknowledged (the fetch position is the last
+   * acknowledged offset + 1).
+   */
+  #commitPastFilteredBatches(): void {
+    this.#consumer.on(this.#consumer.events.END_BATCH_PROCESS, (e) => {
+      const { topic, partition, batchSize, lastOffset } = e.payload;
+      if (this.#closing || batchSize !== 0 || lastOffset === null) return;
+      const key = `${topic}\0${partition}`;
+      const next = BigInt(lastOffset) + 1n;
+      const pending = this.#pending.get(key);
+      if (pending && BigInt(pending.offset) >= next) return;
+      this.#pending.set(key, { topic, partition, offset: next.toString() });
+      this.#flushIfDue();
     });
   }
 

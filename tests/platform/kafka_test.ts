@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import {
   Admin,
   allTopics,
+  Consumer,
   EVENT_TOPICS,
   IdempotentProducer,
   type IncomingMessage,
@@ -295,6 +296,72 @@ Deno.test({
       assert.deepEqual(await admin.leadersPerBroker([topic]), { 1: 2, 2: 2, 3: 2 });
     } finally {
       await dev("kafka", "start", victim).catch(() => {});
+      await admin.deleteTopics([topic]).catch(() => {});
+      await admin.disconnect();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "a consumer commits past a transaction's commit marker: at rest its committed offset is the end offset (lag 0)",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const kafka = testKafka("platform-marker");
+    const topic = uniqueName("platform-marker");
+    const admin = new Admin(kafka);
+    await admin.connect();
+    await admin.createTopic(topic, 1);
+    const producer = new TransactionalProducer(kafka, { transactionalId: uniqueName("marker") });
+    const groupId = uniqueName("platform-marker-group");
+    const consumer = new Consumer(kafka, { groupId, topics: [topic], commitIntervalMs: 200 });
+    const handled: string[] = [];
+    const offsets = kafka.admin();
+    await offsets.connect();
+    try {
+      // Two records (offsets 0, 1) and the commit marker (offset 2): end offset 3.
+      await producer.commit([{
+        topic,
+        messages: [{ key: "k", value: "a" }, { key: "k", value: "b" }],
+      }]);
+      // The markers are written after the commit returns.
+      await eventually("the marker in the log", async () => {
+        return (await admin.endOffsets(topic)).get(0) === 3n ? true : undefined;
+      });
+      void consumer.runBatches((messages) => {
+        handled.push(...messages.map((m) => valueText(m)!));
+        return Promise.resolve(messages.length);
+      });
+      const committed = async () => {
+        const [t] = await offsets.fetchOffsets({ groupId, topics: [topic] });
+        return t.partitions.find((p) => p.partition === 0)?.offset;
+      };
+      await eventually("the offset past the marker to be committed", async () => {
+        return (await committed()) === "3" ? true : undefined;
+      }, 20_000);
+      assert.deepEqual(handled, ["a", "b"], "each record handled once; the marker is no record");
+      // An aborted transaction: records 3, 4 and the abort marker 5, none of
+      // them delivered; the group's offset still moves past them (to 6).
+      await assert.rejects(
+        producer.transaction(async (tx) => {
+          await tx.send([{
+            topic,
+            messages: [{ key: "k", value: "x" }, { key: "k", value: "y" }],
+          }]);
+          throw new Error("aborted on purpose");
+        }),
+        /aborted on purpose/,
+      );
+      await eventually("the offset past the aborted transaction to be committed", async () => {
+        return (await committed()) === "6" ? true : undefined;
+      }, 20_000);
+      assert.equal((await admin.endOffsets(topic)).get(0), 6n);
+      assert.deepEqual(handled, ["a", "b"], "aborted records are never handled");
+    } finally {
+      await consumer.disconnect();
+      await producer.disconnect();
+      await offsets.disconnect();
       await admin.deleteTopics([topic]).catch(() => {});
       await admin.disconnect();
     }
