@@ -91,7 +91,7 @@ case "${1:-}" in
     java -cp "$KAFKA_HOME/libs/*" "-Dlog4j.configuration=file:$ROOT/infra/kafka/tools-log4j.properties" \
       org.apache.kafka.tools.LeaderElectionCommand --bootstrap-server "$(kafka_bootstrap)" \
       --election-type PREFERRED --all-topic-partitions >"$LOGS/kafka-elect.log" 2>&1 ||
-      die "preferred leader election failed (see $LOGS/kafka-elect.log)"
+      die "preferred leader election failed: $(grep -m 3 -i 'error\|exception' "$LOGS/kafka-elect.log")"
     # The tool lists the partitions it moved, or prints nothing when every
     # leader already is the preferred one.
     moved=$({ grep -o '[A-Za-z0-9._-]*-[0-9]\+' "$LOGS/kafka-elect.log" || true; } | sort -u | wc -l)
