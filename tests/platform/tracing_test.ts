@@ -9,11 +9,10 @@ import { eventually, uniqueName } from "../support/dev.ts";
 
 const { jaegerQueryUrl, otlpEndpoint } = infraConfig();
 
-Deno.test("a span from a Deno process with OTEL_DENO=true is found in Jaeger", async () => {
-  const service = uniqueName("platform-tracing");
-  const spanName = uniqueName("span");
+/** Runs a fixture script as `service` with Deno's telemetry exporting to the suite's Jaeger. */
+async function runTraced(service: string, fixture: string, ...args: string[]): Promise<void> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", new URL("../fixtures/emit_span.ts", import.meta.url).pathname, spanName],
+    args: ["run", "-A", new URL(`../fixtures/${fixture}`, import.meta.url).pathname, ...args],
     env: {
       OTEL_DENO: "true",
       OTEL_SERVICE_NAME: service,
@@ -24,6 +23,12 @@ Deno.test("a span from a Deno process with OTEL_DENO=true is found in Jaeger", a
     stderr: "piped",
   }).output();
   assert.ok(out.success, new TextDecoder().decode(out.stderr));
+}
+
+Deno.test("a span from a Deno process with OTEL_DENO=true is found in Jaeger", async () => {
+  const service = uniqueName("platform-tracing");
+  const spanName = uniqueName("span");
+  await runTraced(service, "emit_span.ts", spanName);
 
   const spans = await eventually(
     `a trace of service ${service} in Jaeger`,
@@ -45,18 +50,7 @@ Deno.test("a span from a Deno process with OTEL_DENO=true is found in Jaeger", a
 
 Deno.test("Jaeger drops the traces of scrapes and health checks, and keeps the rest", async () => {
   const service = uniqueName("platform-probes");
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", new URL("../fixtures/serve_probes.ts", import.meta.url).pathname],
-    env: {
-      OTEL_DENO: "true",
-      OTEL_SERVICE_NAME: service,
-      OTEL_EXPORTER_OTLP_ENDPOINT: otlpEndpoint,
-      OTEL_EXPORTER_OTLP_PROTOCOL: "http/protobuf",
-    },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  assert.ok(out.success, new TextDecoder().decode(out.stderr));
+  await runTraced(service, "serve_probes.ts");
 
   type Span = { spanID: string; tags: { key: string; value: unknown }[] };
   const tag = (s: Span, key: string) => s.tags.find((t) => t.key === key)?.value;
