@@ -65,7 +65,7 @@
  * goes back to its preferred replica (`./dev kafka elect`), so the figures
  * are those of a balanced cluster and repeatable: stopping brokers one by
  * one (`./dev down`, chaos runs) leaves every leader on the last one, and
- * with all leaders on one broker the same run measured ~35 % more sagas/s
+ * with all leaders on one broker interleaved runs measured ~15 % more sagas/s
  * (README, the saga benchmark). `asis` measures the placement found; the
  * leaders per broker are printed and in the JSON either way.
  * Variables of the services (e.g. INVENTORY_DB_POOL_MAX) reach the
