@@ -68,10 +68,15 @@ export function createApp(opts: AppOptions): Hono<AppEnv> {
       throw new Error(`a non-Error was thrown: ${String(err)}`, { cause: err });
     }
   });
-  app.use(async function noNulInUrl(c, next) {
+  app.use(async function storableUrl(c, next) {
     // Postgres cannot store U+0000: a NUL anywhere in the path or query (a
     // route may read a parameter without a schema) is refused before SQL sees it.
     if (/%00/.test(c.req.url)) throw new HttpError(400, "the URL must not contain NUL characters");
+    // Escapes that are not UTF-8 (`%FF`, an encoded surrogate `%ED%A0%80`):
+    // Hono would hand a route the undecoded text as the parameter's value.
+    if (!decodesAsUtf8(c.req.url)) {
+      throw new HttpError(400, "the URL's percent-escapes must encode UTF-8 text");
+    }
     await next();
   });
   app.use(bodyLimit({
@@ -102,4 +107,14 @@ export function createApp(opts: AppOptions): Hono<AppEnv> {
     );
   });
   return app;
+}
+
+/** Whether every percent-escape in `url` is part of a well-formed UTF-8 sequence. */
+function decodesAsUtf8(url: string): boolean {
+  try {
+    decodeURIComponent(url.replace(/%(?![0-9A-Fa-f]{2})/g, "%25"));
+    return true;
+  } catch {
+    return false;
+  }
 }

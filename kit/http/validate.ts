@@ -92,14 +92,35 @@ export function fieldsOf(
   return fields;
 }
 
-const NUL_MESSAGE = "must not contain NUL characters";
+/** A string Postgres cannot store as the client sent it, and why. */
+export function unstorable(text: string): string | undefined {
+  // U+0000: refused in text and jsonb (SQLSTATE 22021, 22P05).
+  if (text.includes("\u0000")) return "must not contain NUL characters";
+  // A lone UTF-16 surrogate (JSON may spell one, `"\ud800"`) is no Unicode
+  // text: refused in jsonb (22P02), silently U+FFFD in text.
+  if (!text.isWellFormed()) return "must be well-formed Unicode (no lone UTF-16 surrogates)";
+  return undefined;
+}
 
-/** Where `value` (input that passed its schema, so of bounded depth) holds a string with U+0000. */
-export function nulPaths(value: unknown, path: PropertyKey[] = []): PropertyKey[][] {
-  if (typeof value === "string") return value.includes("\u0000") ? [path] : [];
+/**
+ * Each string in `value` (input that passed its schema, so of bounded depth),
+ * and each key, that Postgres cannot store, with why.
+ */
+export function unstorablePaths(
+  value: unknown,
+  path: PropertyKey[] = [],
+): { path: PropertyKey[]; message: string }[] {
+  if (typeof value === "string") {
+    const message = unstorable(value);
+    return message ? [{ path, message }] : [];
+  }
   if (typeof value !== "object" || value === null) return [];
-  const entries = Array.isArray(value) ? value.entries() : Object.entries(value);
-  return [...entries].flatMap(([k, v]) => nulPaths(v, [...path, k]));
+  const entries = Array.isArray(value) ? [...value.entries()] : Object.entries(value);
+  return entries.flatMap(([k, v]) => {
+    const keyMessage = typeof k === "string" ? unstorable(k) : undefined;
+    const inKey = keyMessage ? [{ path: [...path, k], message: keyMessage }] : [];
+    return [...inKey, ...unstorablePaths(v, [...path, k])];
+  });
 }
 
 /** A 415 unless a request that has a body sends it as JSON. */
@@ -156,13 +177,13 @@ export function validate<Target extends keyof ValidationTargets, T extends z.Zod
       validationFunction: async (s, value) => {
         const result = await (s as z.ZodType).safeParseAsync(value, { error: issueMessage });
         if (!result.success) return result as never;
-        // Postgres cannot store U+0000 in text or jsonb (SQLSTATE 22021, 22P05):
-        // refused here, as the client's fault, not as a 500 from the database.
-        const nul = nulPaths(result.data);
-        if (nul.length === 0) return result as never;
+        // Strings Postgres cannot store (NUL, lone surrogates), in any route's
+        // input: refused here, as the client's fault, not as a 500 from the database.
+        const bad = unstorablePaths(result.data);
+        if (bad.length === 0) return result as never;
         return {
           success: false,
-          error: { issues: nul.map((path) => ({ code: "custom", path, message: NUL_MESSAGE })) },
+          error: { issues: bad.map((b) => ({ code: "custom", ...b })) },
         } as never;
       },
     },

@@ -136,3 +136,40 @@ Deno.test("a bodiless POST over HTTP (Content-Length: 0) is validated as an empt
   assert.equal(res.status, 200);
   assert.deepEqual(await res.json(), {});
 });
+
+Deno.test("a lone UTF-16 surrogate, which is no Unicode text, is a 422 naming the field", async () => {
+  // JSON may spell one (`"\ud800"`); Postgres refuses it in jsonb (22P02) and
+  // turns it into U+FFFD in text, so it must not get past validation.
+  const res = await post(
+    '{"userId":"u\\udc00","items":[{"productId":"\\ud800","quantity":1}]}',
+  );
+  assert.equal(res.status, 422);
+  assert.deepEqual((await res.json()).error.fields, {
+    userId: "must be well-formed Unicode (no lone UTF-16 surrogates)",
+    "items.0.productId": "must be well-formed Unicode (no lone UTF-16 surrogates)",
+  });
+  const pair = await post('{"userId":"\\ud83d\\ude00","items":[{"productId":"p","quantity":1}]}');
+  assert.equal(pair.status, 202, "a surrogate pair (😀) is well-formed");
+});
+
+Deno.test("a key that is a lone surrogate is refused too", async () => {
+  const app = createApp({ service: "test", log: quiet });
+  app.post("/tags", validate("json", z.record(z.string(), z.number())), (c) => c.json({}));
+  const res = await app.request("/tags", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: '{"ok":1,"\\ud800":2}',
+  });
+  assert.equal(res.status, 422);
+  assert.deepEqual((await res.json()).error.fields, {
+    "\ud800": "must be well-formed Unicode (no lone UTF-16 surrogates)",
+  });
+});
+
+Deno.test("a URL whose percent-escapes are not UTF-8 (an encoded surrogate) is a 400", async () => {
+  for (const url of ["/orders?page=1%ED%A0%80", "/orders/%ED%A0%80", "/orders?page=%FF"]) {
+    const res = await orderApp().request(url);
+    assert.equal(res.status, 400, url);
+    assert.match((await res.json()).error.message, /UTF-8/, url);
+  }
+});

@@ -12,25 +12,40 @@ import { type BadRequest, oversized, SQL_INJECTIONS } from "./support.ts";
 
 const V = 422;
 
-/** `v` with a NUL character in every string: Postgres cannot store one (text, jsonb). */
-function withNul(v: unknown): unknown {
-  if (typeof v === "string") return `${v}\u0000`;
-  if (Array.isArray(v)) return v.map(withNul);
+/** `v` with `suffix` appended to every string. */
+function withEveryString(v: unknown, suffix: string): unknown {
+  if (typeof v === "string") return `${v}${suffix}`;
+  if (Array.isArray(v)) return v.map((x) => withEveryString(x, suffix));
   if (v && typeof v === "object") {
-    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, withNul(x)]));
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, withEveryString(x, suffix)]));
   }
   return v;
 }
 
-/** A path (or query) with a percent-encoded NUL in it. */
-function nulInUrl(method: string, path: string): BadRequest {
-  return { name: `NUL in ${path}`, method, path: `${path}%00x`, expect: [400] };
+/**
+ * A path (or query) with a percent-encoded NUL in it, and one with an
+ * encoded lone surrogate (U+D800 as CESU-8 bytes, which are not UTF-8).
+ */
+function badUrls(method: string, path: string): BadRequest[] {
+  return [
+    { name: `NUL in ${path}`, method, path: `${path}%00x`, expect: [400] },
+    { name: `encoded surrogate in ${path}`, method, path: `${path}%ED%A0%80`, expect: [400] },
+  ];
 }
 
 /** Requests every JSON route must refuse the same way. */
 function jsonBodyCases(method: string, path: string, valid: Record<string, unknown>): BadRequest[] {
   return [
-    { name: "NUL in strings", method, path, body: withNul(valid), expect: [V] },
+    // Postgres cannot store either: NUL (text, jsonb), a lone UTF-16 surrogate
+    // (jsonb refuses it, text turns it into U+FFFD); JSON.stringify spells it `\ud800`.
+    { name: "NUL in strings", method, path, body: withEveryString(valid, "\u0000"), expect: [V] },
+    {
+      name: "lone surrogate in strings",
+      method,
+      path,
+      body: withEveryString(valid, "\ud800"),
+      expect: [V],
+    },
     { name: "malformed JSON", method, path, raw: '{"a": [1, 2', expect: [400] },
     { name: "truncated JSON", method, path, raw: "{", expect: [400] },
     {
@@ -165,9 +180,9 @@ export function inventoryCases(mark: string): { admin: BadRequest[]; customer: B
       expect: [V],
     },
     { name: "unknown query", method: "GET", path: "/products?sort=price;drop", expect: [V] },
-    nulInUrl("GET", `/products/${mark}`),
-    nulInUrl("GET", "/products?after=a"),
-    nulInUrl("PUT", `/products/${mark}/stock`),
+    ...badUrls("GET", `/products/${mark}`),
+    ...badUrls("GET", "/products?after=a"),
+    ...badUrls("PUT", `/products/${mark}/stock`),
   ];
   const customer: BadRequest[] = [
     {
@@ -327,8 +342,8 @@ export function orderCases(
     },
     { name: "list to not a date", method: "GET", path: "/orders?to=yesterday", expect: [V] },
     { name: "unknown route", method: "GET", path: "/orderz", expect: [404] },
-    nulInUrl("GET", `/orders/${crypto.randomUUID()}`),
-    nulInUrl("GET", "/orders?status=PENDING"),
+    ...badUrls("GET", `/orders/${crypto.randomUUID()}`),
+    ...badUrls("GET", "/orders?status=PENDING"),
     { name: "unsupported method", method: "DELETE", path: "/orders", expect: [404, 405] },
   ];
   const customerAdmin: BadRequest[] = [
@@ -378,7 +393,7 @@ export function orderCases(
       path: "/admin/orders?limit=-5",
       expect: [V],
     },
-    nulInUrl("GET", "/admin/orders?user=a"),
+    ...badUrls("GET", "/admin/orders?user=a"),
   ];
   void mark;
   return { user, customerAdmin, admin };
@@ -486,7 +501,7 @@ export function couponCases(
         path: `/admin/campaigns/${mark}-nope`,
         expect: [404],
       },
-      nulInUrl("GET", `/admin/campaigns/${mark}`),
+      ...badUrls("GET", `/admin/campaigns/${mark}`),
       ...SQL_INJECTIONS.map((s) => ({
         name: `campaign id ${s}`,
         method: "GET",
@@ -598,13 +613,20 @@ export function deadLetterCases(): { admin: BadRequest[]; customer: BadRequest[]
       path: "/admin/dead-letters/999999999999",
       expect: [404],
     },
-    nulInUrl("GET", "/admin/dead-letters?topic=stock-events"),
-    nulInUrl("GET", "/admin/dead-letters/1"),
+    ...badUrls("GET", "/admin/dead-letters?topic=stock-events"),
+    ...badUrls("GET", "/admin/dead-letters/1"),
     {
       name: "resolve, NUL in note",
       method: "POST",
       path: "/admin/dead-letters/999999999999/resolve",
       body: { note: "a\u0000b" },
+      expect: [V],
+    },
+    {
+      name: "resolve, lone surrogate in note",
+      method: "POST",
+      path: "/admin/dead-letters/999999999999/resolve",
+      body: { note: "a\udfffb" },
       expect: [V],
     },
     ...SQL_INJECTIONS.map((s) => ({
