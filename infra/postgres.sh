@@ -1,13 +1,12 @@
 #!/usr/bin/env bash
-# A private PostgreSQL 15 cluster in .data/pg with logical replication on.
+# A private PostgreSQL 15 cluster in .data/pg (or outside the clone, see
+# locate_cluster) with logical replication on.
 #   infra/postgres.sh up|down|status|restart|kill
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 ensure_secrets
 
 PG_BIN="${PG_BIN:-$(ls -d /usr/lib/postgresql/15/bin 2>/dev/null || dirname "$(command -v pg_ctl)")}"
-PGDATA_DIR="$DATA/pg"
-PG_SOCKET_DIR="$RUN/pg"
 
 # Postgres refuses to run as root: as root, run it as the `postgres` user that
 # Debian's package creates.
@@ -16,14 +15,48 @@ as_pg() {
 }
 pg_owner() { if [ "$(id -u)" -eq 0 ]; then echo postgres; else id -un; fi; }
 
+# Where the cluster lives: normally .data/pg, its socket in .data/run/pg, its
+# log in .data/logs. As root, Postgres runs as `postgres`, which cannot enter a
+# clone under a 0700 folder (root's home, mktemp -d). Then the cluster, socket
+# and log live outside, in $PG_OUTSIDE_DIR/<hash of the clone's .data path>,
+# and .data/pg and .data/logs/postgres.log are symlinks to them: every command
+# (up, down, status, restart, kill, ./dev logs) finds them by the same names.
+# A cluster already in .data/pg stays there.
+PG_OUTSIDE_DIR="${PG_OUTSIDE_DIR:-$(getent passwd postgres | cut -d: -f6 || true)/outbox-suite}"
+pg_reaches() { runuser -u postgres -- test -x "$RUN" -a -x "$LOGS"; }
+# locate_cluster COMMAND: sets PGDATA_DIR, PG_SOCKET_DIR, PG_RUN_DIR, PG_LOG;
+# only `up` makes the outside folder.
+locate_cluster() {
+  local data_real base
+  PGDATA_DIR="$DATA/pg" PG_SOCKET_DIR="$RUN/pg" PG_RUN_DIR="$RUN" PG_LOG="$LOGS/postgres.log"
+  if [ -L "$DATA/pg" ]; then
+    base="$(dirname "$(readlink -f "$DATA/pg")")"
+  elif [ "$1" = up ] && [ "$(id -u)" -eq 0 ] && [ ! -f "$DATA/pg/PG_VERSION" ] && ! pg_reaches; then
+    rmdir "$DATA/pg" 2>/dev/null || true # an earlier initdb that failed here left it empty
+    data_real="$(cd "$DATA" && pwd -P)"
+    base="$PG_OUTSIDE_DIR/$(printf '%s' "$data_real" | sha256sum | cut -c1-16)"
+    mkdir -p "$base/pg" "$base/run"
+    chown postgres "$PG_OUTSIDE_DIR" "$base" "$base/pg" "$base/run"
+    chmod 700 "$base/pg"
+    echo "$data_real" >"$base/clone-data-dir" # whose cluster this is, for people
+    ln -sfn "$base/pg" "$DATA/pg"
+    info "$DATA is out of the postgres user's reach: the cluster lives in $base"
+  else
+    return 0
+  fi
+  PGDATA_DIR="$base/pg" PG_SOCKET_DIR="$base/run/pg" PG_RUN_DIR="$base/run" PG_LOG="$base/postgres.log"
+  ln -sfn "$PG_LOG" "$LOGS/postgres.log"
+}
+locate_cluster "${1:-}"
+
 init_cluster() {
   [ -f "$PGDATA_DIR/PG_VERSION" ] && return 0
   info "initdb $PGDATA_DIR"
   mkdir -p "$PGDATA_DIR"
   chown "$(pg_owner)" "$PGDATA_DIR"
   chmod 700 "$PGDATA_DIR"
-  local pwfile="$RUN/pg-pw.tmp"
-  printf '%s\n' "$PG_SUPERUSER_PASSWORD" >"$pwfile"
+  local pwfile="$PG_RUN_DIR/pg-pw.tmp"
+  (umask 077 && printf '%s\n' "$PG_SUPERUSER_PASSWORD" >"$pwfile")
   chown "$(pg_owner)" "$pwfile"
   as_pg "$PG_BIN/initdb" -D "$PGDATA_DIR" -U "$PG_SUPERUSER" --pwfile="$pwfile" \
     --auth-local=peer --auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8 >>"$LOGS/postgres.log" 2>&1 \
@@ -78,10 +111,10 @@ pg_ready() { "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT"; }
 
 start_pg() {
   mkdir -p "$PG_SOCKET_DIR"
-  touch "$LOGS/postgres.log"
-  chown "$(pg_owner)" "$PG_SOCKET_DIR" "$LOGS/postgres.log"
+  touch "$PG_LOG"
+  chown "$(pg_owner)" "$PG_SOCKET_DIR" "$PG_LOG"
   if ! pg_ready; then
-    as_pg "$PG_BIN/pg_ctl" -D "$PGDATA_DIR" -l "$LOGS/postgres.log" -w -t 60 \
+    as_pg "$PG_BIN/pg_ctl" -D "$PGDATA_DIR" -l "$PG_LOG" -w -t 60 \
       -o "-p $PG_PORT -k $PG_SOCKET_DIR" start >/dev/null || die "postgres did not start (see $LOGS/postgres.log)"
   fi
   wait_for postgres 60 pg_ready || die "postgres not ready"
