@@ -41,6 +41,18 @@ export interface RelayConfig {
   retentionMs: number;
   /** How often the active relay removes outbox rows past their retention. */
   cleanupIntervalMs: number;
+  /** How often a relay that refuses to publish (slot_loss.ts) looks again. */
+  blockedPollMs: number;
+  /**
+   * An idle relay records the position it may confirm (heartbeats, keepalives
+   * past its last events) as its checkpoint after this long: Postgres is
+   * never told a position beyond the checkpoint (slot_loss.ts).
+   */
+  idleCheckpointMs: number;
+  /** Test only: while this file exists, every commit of a batch fails after its records were sent. */
+  testFailCommitsFile: string;
+  /** Test only: how long reading the checkpoint at start is held up (a slow Kafka). */
+  testCheckpointDelayMs: number;
 }
 
 export function loadRelayConfig(): RelayConfig {
@@ -70,5 +82,9 @@ export function loadRelayConfig(): RelayConfig {
     httpPort: envInt("RELAY_HTTP_PORT", 7070, 0, 65535),
     retentionMs: envInt("RELAY_RETENTION_DAYS", 7, 0) * 24 * 60 * 60 * 1000,
     cleanupIntervalMs: envInt("RELAY_CLEANUP_INTERVAL_MS", 60 * 60 * 1000, 1_000, 2_147_483_647),
+    blockedPollMs: envInt("RELAY_BLOCKED_POLL_MS", 5_000, 100, 600_000),
+    idleCheckpointMs: envInt("RELAY_IDLE_CHECKPOINT_MS", 1_000, 100, 60_000),
+    testFailCommitsFile: envString("RELAY_TEST_FAIL_COMMITS_FILE", ""),
+    testCheckpointDelayMs: envInt("RELAY_TEST_CHECKPOINT_DELAY_MS", 0, 0, 600_000),
   };
 }

@@ -53,6 +53,15 @@ class SlotBusyError extends Error {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+function fileExists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export class Relay {
   readonly metrics = new RelayMetrics();
   #cfg: RelayConfig;
@@ -227,6 +236,7 @@ class Session {
 
     // We hold the slot. Fence older instances and learn where Kafka is.
     this.#setState("active");
+    if (this.#cfg.testCheckpointDelayMs > 0) await sleep(this.#cfg.testCheckpointDelayMs);
     this.checkpoint = await new CheckpointStore(this.#kafka, this.#cfg.slotName).readLatest(
       this.#producer,
     );
@@ -454,7 +464,7 @@ class Session {
         // read back through the renewed producer (which first lets that
         // transaction finish), says whether it did.
         if (attempt > 1 && await this.#committedAlready(last)) return;
-        await this.#producer.commit(batches);
+        await this.#commitOnce(batches);
         return;
       } catch (err) {
         if (err instanceof ProducerFencedError || this.#interrupted) throw err;
@@ -477,6 +487,16 @@ class Session {
         await sleep(Math.min(100 * 2 ** Math.min(attempt - 1, 6), 5_000));
       }
     }
+  }
+
+  /** One Kafka transaction of `batches` (RELAY_TEST_FAIL_COMMITS_FILE: a broker error in tests). */
+  #commitOnce(batches: TopicBatch[]): Promise<void> {
+    const faultFile = this.#cfg.testFailCommitsFile;
+    if (!faultFile) return this.#producer.commit(batches);
+    return this.#producer.transaction(async (tx) => {
+      await tx.send(batches);
+      if (fileExists(faultFile)) throw new Error(`commit failed on purpose (${faultFile} exists)`);
+    });
   }
 
   /** True when the committed checkpoint already covers `last`. */

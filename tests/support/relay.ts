@@ -7,9 +7,15 @@
  */
 import postgres from "postgres";
 import { connectAdmin } from "../../db/mod.ts";
-import { Admin } from "../../kafka/mod.ts";
+import {
+  Admin,
+  RELAY_CHECKPOINT_TOPIC,
+  TransactionalProducer,
+  valueText,
+} from "../../kafka/mod.ts";
+import { parseLsn } from "../../outbox-relay/lsn.ts";
 import { ensureRelaySlot } from "../../db/migrate.ts";
-import { testKafka } from "./kafka.ts";
+import { Collector, testKafka } from "./kafka.ts";
 import { ManagedProcess, testPort } from "./process.ts";
 import { eventually, sleep, uniqueName } from "./dev.ts";
 
@@ -154,8 +160,28 @@ export class RelayProcess extends ManagedProcess {
     });
   }
 
-  health(): Promise<{ state: string; checkpoint: string | null } | undefined> {
+  health(): Promise<
+    | {
+      state: string;
+      checkpoint: string | null;
+      lastError: string | null;
+      blocked: { reason: string; message: string } | null;
+    }
+    | undefined
+  > {
     return this.get("/health");
+  }
+
+  /** The relay's /metrics text ("" when it does not answer). */
+  async metrics(): Promise<string> {
+    try {
+      const res = await fetch(`http://127.0.0.1:${this.port}/metrics`, {
+        signal: AbortSignal.timeout(1_000),
+      });
+      return await res.text();
+    } catch {
+      return "";
+    }
   }
 
   async waitState(state: string, timeoutMs = 30_000): Promise<void> {
@@ -320,6 +346,34 @@ export async function assertExactlyOnceInOrder(
       lastSeq.set(key, seq);
     }
     return log.length;
+  } finally {
+    await collector.stop();
+  }
+}
+
+/**
+ * Every committed checkpoint of `slot`, in the order written (the checkpoint
+ * topic has one partition). Reads until a probe committed just before shows
+ * up, so every checkpoint committed earlier has been read.
+ */
+export async function checkpointHistory(slot: string): Promise<bigint[]> {
+  const kafka = testKafka("relay-tests-checkpoints");
+  const probe = crypto.randomUUID();
+  const producer = new TransactionalProducer(kafka, { transactionalId: uniqueName("probe") });
+  try {
+    await producer.commit([{
+      topic: RELAY_CHECKPOINT_TOPIC,
+      messages: [{ key: `${slot}:test-probe`, value: probe }],
+    }]);
+  } finally {
+    await producer.disconnect();
+  }
+  const collector = await new Collector(kafka, [RELAY_CHECKPOINT_TOPIC]).start();
+  try {
+    await collector.until("the checkpoint probe", (ms) => ms.some((m) => valueText(m) === probe));
+    return collector.messages.filter((m) => m.key === slot).map((m) =>
+      parseLsn(JSON.parse(valueText(m)!).lsn)
+    );
   } finally {
     await collector.stop();
   }
