@@ -39,7 +39,7 @@ export interface Sample {
 // ---------------------------------------------------------------- notifications
 
 /**
- * One WebSocket per user (`GET /orders/ws?access_token=`), each on one of
+ * One WebSocket per user (`GET /orders/ws`, token as a subprotocol), each on one of
  * the order instances: the designed way a client learns an order's outcome.
  * Keeps the first final status per order with its arrival time.
  */
@@ -59,9 +59,10 @@ export class Notifications {
 
   #connect(u: BenchUser): Promise<void> {
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(
-        `ws://127.0.0.1:${u.socketVia.port}/orders/ws?access_token=${u.token}`,
-      );
+      const ws = new WebSocket(`ws://127.0.0.1:${u.socketVia.port}/orders/ws`, [
+        "bearer",
+        u.token,
+      ]);
       let opened = false;
       ws.onopen = () => {
         opened = true;

@@ -175,7 +175,7 @@ try {
         discount: 5_000,
       })
       : undefined;
-    const ws = new WebSocket(`ws://127.0.0.1:${ports.order}/orders/ws?access_token=${token}`);
+    const ws = new WebSocket(`ws://127.0.0.1:${ports.order}/orders/ws`, ["bearer", token]);
     sockets.push(ws);
     ws.onmessage = (e) => {
       const m = JSON.parse(e.data) as { orderId: string; status: string; reason: string | null };

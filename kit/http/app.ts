@@ -1,5 +1,6 @@
 /**
- * The Hono app every service starts from: a request id on every request and
+ * The Hono app every service starts from: credentials in a URL kept out of
+ * the request's span (url_secrets.ts), a request id on every request and
  * response (`X-Request-Id`, taken from the caller when it sends a sane one),
  * a body size limit, JSON errors and 404s in the kit's one shape
  * (errors.ts), `GET /health`, and `GET /metrics` (Prometheus, kit/metrics.ts,
@@ -14,9 +15,10 @@ import { createLogger, type Logger } from "../log.ts";
 import { httpMetrics, metricsText, type Registry } from "../metrics.ts";
 import type { User } from "./auth.ts";
 import { errorHandler, HttpError, notFound } from "./errors.ts";
+import { redactUrlSecrets } from "./url_secrets.ts";
 
-/** The context variables of a kit app; `user` is set by `authenticate()` only. */
-export type AppEnv = { Variables: { requestId: string; user: User } };
+/** The context variables of a kit app; `user` and `tokenExpiresAt` are set by `authenticate()` only. */
+export type AppEnv = { Variables: { requestId: string; user: User; tokenExpiresAt: number } };
 
 /** 64 KiB: an order with a few hundred lines fits; nothing larger is expected. */
 export const DEFAULT_BODY_LIMIT_BYTES = 64 * 1024;
@@ -56,6 +58,7 @@ export function createApp(opts: AppOptions): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.onError(errorHandler(log));
   app.notFound(notFound);
+  app.use(redactUrlSecrets());
   app.use(requestId());
   app.use(httpMetrics());
   app.use(async function nonErrorThrows(_c, next) {

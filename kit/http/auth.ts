@@ -13,6 +13,7 @@ import { sign, verify } from "hono/jwt";
 import { JwtTokenExpired } from "hono/utils/jwt/types";
 import { jwtSecret } from "../env.ts";
 import { HttpError } from "./errors.ts";
+import { tokenFromProtocols } from "./socket_protocol.ts";
 
 /** The authenticated caller, as handlers see it through `c.get("user")`. */
 export interface User {
@@ -20,8 +21,11 @@ export interface User {
   roles: string[];
 }
 
-/** The context variables {@link authenticate} sets. */
-export type AuthEnv = { Variables: { user: User } };
+/**
+ * The context variables {@link authenticate} sets: the user, and when their
+ * token expires (ms since the epoch; a WebSocket is closed then, socket.ts).
+ */
+export type AuthEnv = { Variables: { user: User; tokenExpiresAt: number } };
 
 /** The claims the kit reads and writes. */
 export interface TokenClaims {
@@ -75,14 +79,14 @@ const VERIFIED_TOKENS_MAX = 10_000;
 class VerifiedTokens {
   #byToken = new Map<string, { user: User; exp: number }>();
 
-  get(token: string): User | undefined {
+  get(token: string): { user: User; exp: number } | undefined {
     const hit = this.#byToken.get(token);
     if (!hit) return undefined;
     if (hit.exp <= Date.now() / 1000) {
       this.#byToken.delete(token);
       return undefined;
     }
-    return hit.user;
+    return hit;
   }
 
   set(token: string, user: User, exp: number): void {
@@ -95,10 +99,13 @@ class VerifiedTokens {
 
 /**
  * Middleware: verifies the `Authorization: Bearer <token>` header (or, with
- * `allowQueryToken`, an `access_token` query parameter) and sets
- * `c.get("user")`. Missing, malformed, forged, expired or claim-less tokens
- * get a 401. The secret defaults to JWT_SECRET. A token that verified is
- * remembered until it expires (VerifiedTokens).
+ * `socket`, the token a WebSocket offers as a subprotocol:
+ * `Sec-WebSocket-Protocol: bearer, <token>`, socket_protocol.ts) and sets
+ * `c.get("user")` and `c.get("tokenExpiresAt")`. Missing, malformed, forged,
+ * expired or claim-less tokens get a 401. The secret defaults to JWT_SECRET.
+ * A token that verified is remembered until it expires (VerifiedTokens).
+ * A token is never taken from the URL: URLs are recorded (server spans'
+ * `url.full`, proxies' logs).
  *
  * @example
  * ```ts ignore
@@ -106,24 +113,25 @@ class VerifiedTokens {
  * app.get("/orders/:id", (c) => c.json({ owner: c.get("user").id }));
  * ```
  */
-export function authenticate(opts: { secret?: string; allowQueryToken?: boolean } = {}) {
+export function authenticate(opts: { secret?: string; socket?: boolean } = {}) {
   const secret = checkSecret(opts.secret ?? jwtSecret());
   const verified = new VerifiedTokens();
   return createMiddleware<AuthEnv>(async function authenticate(c, next) {
-    // Browsers cannot set headers on a WebSocket: routes that need it may
-    // take the token from `?access_token=` instead (RFC 6750 §2.3). Only
-    // there, since URLs end up in logs.
-    const queryToken = opts.allowQueryToken ? c.req.query("access_token") : undefined;
+    // Browsers cannot set headers on a WebSocket, but they send the
+    // subprotocols it offers: socket routes take the token from there.
+    const socketToken = opts.socket
+      ? tokenFromProtocols(c.req.header("Sec-WebSocket-Protocol"))
+      : undefined;
     const header = c.req.header("Authorization") ??
-      (queryToken ? `Bearer ${queryToken}` : undefined);
+      (socketToken ? `Bearer ${socketToken}` : undefined);
     if (!header) throw unauthorized("missing bearer token (Authorization: Bearer <token>)", false);
     const match = /^Bearer +([A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]*)$/.exec(header);
     if (!match) {
       throw unauthorized("the Authorization header must be 'Bearer <token>'", true);
     }
     const token = match[1];
-    let user = verified.get(token);
-    if (!user) {
+    let known = verified.get(token);
+    if (!known) {
       let payload: Record<string, unknown>;
       try {
         payload = await verify(token, secret, ALG);
@@ -134,10 +142,11 @@ export function authenticate(opts: { secret?: string; allowQueryToken?: boolean 
       }
       const named = userOf(payload);
       if (typeof named === "string") throw unauthorized(named, true);
-      user = named;
-      verified.set(token, user, payload.exp as number);
+      known = { user: named, exp: payload.exp as number };
+      verified.set(token, known.user, known.exp);
     }
-    c.set("user", user);
+    c.set("user", known.user);
+    c.set("tokenExpiresAt", known.exp * 1000);
     await next();
   });
 }

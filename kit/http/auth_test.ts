@@ -160,22 +160,19 @@ Deno.test("authenticate() reads JWT_SECRET by default, the secret kit/http/token
   assert.deepEqual(await res.json(), { id: "user-5", roles: ["admin"] });
 });
 
-Deno.test("authenticate({ allowQueryToken }) takes ?access_token= only where allowed", async () => {
+Deno.test("authenticate({ socket }) takes a token offered as a subprotocol only there, and never from the URL", async () => {
   const { Hono } = await import("hono");
   const { onError } = await import("./errors.ts");
   const secret = "a-test-secret-of-at-least-32-characters!";
   const token = await issueToken(secret, { sub: "u-q" }, 60);
   const app = new Hono().onError(onError);
-  app.get(
-    "/socket",
-    authenticate({ secret, allowQueryToken: true }),
-    (c) => c.text(currentUser(c).id),
-  );
+  app.get("/socket", authenticate({ secret, socket: true }), (c) => c.text(currentUser(c).id));
   app.get("/plain", authenticate({ secret }), (c) => c.text(currentUser(c).id));
-  assert.equal(await (await app.request(`/socket?access_token=${token}`)).text(), "u-q");
-  assert.equal((await app.request(`/plain?access_token=${token}`)).status, 401);
-  assert.equal(
-    (await app.request(`/socket?access_token=forged.${token.split(".")[1]}.x`)).status,
-    401,
-  );
+  const offering = (protocols: string) => ({ headers: { "Sec-WebSocket-Protocol": protocols } });
+  assert.equal(await (await app.request("/socket", offering(`bearer, ${token}`))).text(), "u-q");
+  assert.equal((await app.request("/plain", offering(`bearer, ${token}`))).status, 401);
+  assert.equal((await app.request("/socket", offering(token))).status, 401, "no `bearer` marker");
+  assert.equal((await app.request(`/socket?access_token=${token}`)).status, 401);
+  const forged = `forged.${token.split(".")[1]}.x`;
+  assert.equal((await app.request("/socket", offering(`bearer, ${forged}`))).status, 401);
 });

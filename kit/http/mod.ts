@@ -1,7 +1,8 @@
 /**
  * HTTP building blocks for the services' Hono apps: the app itself (request
- * id, body limit, /health), one JSON error shape, bearer-token auth, and
- * validation at the edge with zod.
+ * id, body limit, /health), one JSON error shape, bearer-token auth (for
+ * WebSockets too, with the token as a subprotocol), and validation at the
+ * edge with zod.
  *
  * @module
  */
@@ -26,5 +27,8 @@ export {
   onError,
   ValidationError,
 } from "./errors.ts";
+export { authenticatedSocket, closeAtExpiry, TOKEN_EXPIRED_CLOSE } from "./socket.ts";
+export { BEARER_PROTOCOL, bearerProtocols, tokenFromProtocols } from "./socket_protocol.ts";
+export { redactUrl } from "./url_secrets.ts";
 export { fieldsOf, issueMessage, validate } from "./validate.ts";
 export { UserSockets } from "./user_sockets.ts";

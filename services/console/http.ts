@@ -7,7 +7,8 @@
  *   GET  /api/me                        who the token names
  *   GET  /api/orders?status=&user=&from=&to=&limit=
  *                                       orders, newest first (an admin: everyone's; a user: own)
- *   GET  /api/orders/ws                 WebSocket: live status changes (token as ?access_token=)
+ *   GET  /api/orders/ws                 WebSocket: live status changes (token as the subprotocol
+ *                                       beside `bearer`; closed with 4401 when it expires)
  *   GET  /api/orders/:id                the order, its history as a timeline, its events, trace id
  *   GET  /api/orders/:id/trace          its OpenTelemetry trace from Jaeger, as a waterfall
  *   GET  /api/admin/dead-letters?status=&limit=       dead letters (admin)
@@ -19,11 +20,12 @@
  * @module
  */
 import type { Hono } from "hono";
-import { upgradeWebSocket } from "hono/deno";
 import { z } from "zod";
 import { type AppEnv, createApp } from "../../kit/http/app.ts";
 import { authenticate, currentUser, requireRole } from "../../kit/http/auth.ts";
 import { HttpError } from "../../kit/http/errors.ts";
+import { authenticatedSocket, TOKEN_EXPIRED_CLOSE } from "../../kit/http/socket.ts";
+import { bearerProtocols, tokenFromProtocols } from "../../kit/http/socket_protocol.ts";
 import { validate } from "../../kit/http/validate.ts";
 import type { Logger } from "../../kit/log.ts";
 import { BrokerProber } from "./brokers.ts";
@@ -127,23 +129,25 @@ export function consoleApp(deps: ConsoleDeps): Hono<AppEnv> {
   // First, so the header-only authentication of /api/* does not take it.
   app.get(
     "/api/orders/ws",
-    authenticate({ allowQueryToken: true }),
-    upgradeWebSocket((c) => {
+    authenticate({ socket: true }),
+    authenticatedSocket((c) => {
       const user = currentUser(c);
-      const token = c.req.query("access_token") ?? bearer(c);
+      const token = tokenFromProtocols(c.req.header("Sec-WebSocket-Protocol")) ?? bearer(c);
       const path = user.roles.includes("admin") ? "/admin/orders/ws" : "/orders/ws";
-      const url = `${cfg.upstream.order.replace(/^http/, "ws")}${path}?access_token=${
-        encodeURIComponent(token)
-      }`;
+      // The caller's token goes on as a subprotocol too: never in a URL.
+      const url = `${cfg.upstream.order.replace(/^http/, "ws")}${path}`;
       let upstream: WebSocket | null = null;
       return {
         onOpen: (_e, ws) => {
-          upstream = new WebSocket(url);
+          upstream = new WebSocket(url, bearerProtocols(token));
           upstream.onopen = () => ws.send(JSON.stringify({ type: "connected" }));
           upstream.onmessage = (m) => {
             if (typeof m.data === "string") ws.send(m.data);
           };
-          upstream.onclose = () => ws.close(1011, "order service connection closed");
+          upstream.onclose = (e) =>
+            e.code === TOKEN_EXPIRED_CLOSE.code
+              ? ws.close(TOKEN_EXPIRED_CLOSE.code, TOKEN_EXPIRED_CLOSE.reason)
+              : ws.close(1011, "order service connection closed");
           upstream.onerror = () => log.warn("order WebSocket failed", { url: path });
         },
         onClose: () => {

@@ -218,7 +218,8 @@ Deno.test({
           ];
           await refuse(service, cases, tokens.admin);
         }
-        // The WebSockets take their token from the URL (browsers cannot set headers).
+        // The WebSockets take their token as a subprotocol beside `bearer`
+        // (browsers cannot set headers), and never from the URL.
         const upgrade = {
           Upgrade: "websocket",
           Connection: "Upgrade",
@@ -233,14 +234,26 @@ Deno.test({
         ) {
           await refuse(
             service,
-            Object.entries({ "no token": "", ...bad }).map(([name, token]) => ({
-              name: `websocket, ${name}`,
-              method: "GET",
-              path: token ? `${path}?access_token=${encodeURIComponent(token)}` : path,
-              token: null,
-              headers: upgrade,
-              expect: [401],
-            })),
+            [
+              ...Object.entries({ "no token": "", ...bad }).map(([name, token]) => ({
+                name: `websocket, ${name}`,
+                method: "GET",
+                path,
+                token: null,
+                headers: token
+                  ? { ...upgrade, "Sec-WebSocket-Protocol": `bearer, ${token}` }
+                  : upgrade,
+                expect: [401],
+              })),
+              {
+                name: "websocket, a valid token in the URL",
+                method: "GET",
+                path: `${path}?access_token=${tokens.admin}`,
+                token: null,
+                headers: upgrade,
+                expect: [401],
+              },
+            ],
             tokens.admin,
           );
         }

@@ -87,7 +87,7 @@ interface Notice {
 
 async function socket(port: number, userId: string): Promise<{ ws: WebSocket; notices: Notice[] }> {
   const token = await userToken(userId);
-  const ws = new WebSocket(`ws://127.0.0.1:${port}/coupons/ws?access_token=${token}`);
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/coupons/ws`, ["bearer", token]);
   const notices: Notice[] = [];
   ws.onmessage = (e) => notices.push(JSON.parse(e.data));
   await new Promise((resolve, reject) => {

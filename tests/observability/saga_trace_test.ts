@@ -320,9 +320,10 @@ Deno.test({
         });
         assert.equal(cp.status, 201, JSON.stringify(cp.body));
         const heard: { orderId: string; status: string }[] = [];
-        const ws = new WebSocket(
-          `ws://127.0.0.1:${order.port}/orders/ws?access_token=${await c.token()}`,
-        );
+        const ws = new WebSocket(`ws://127.0.0.1:${order.port}/orders/ws`, [
+          "bearer",
+          await c.token(),
+        ]);
         sockets.push(ws);
         ws.onmessage = (e) => heard.push(JSON.parse(e.data));
         await new Promise((resolve, reject) => {

@@ -192,9 +192,10 @@ Deno.test({
         "a client connected to one order instance hears about an order placed through the other",
         async () => {
           const c = await user(0);
-          const ws = new WebSocket(
-            `ws://127.0.0.1:${orderB.port}/orders/ws?access_token=${await c.token()}`,
-          );
+          const ws = new WebSocket(`ws://127.0.0.1:${orderB.port}/orders/ws`, [
+            "bearer",
+            await c.token(),
+          ]);
           const messages: { orderId: string; status: string }[] = [];
           ws.onmessage = (e) => messages.push(JSON.parse(e.data));
           await new Promise((resolve, reject) => {

@@ -326,9 +326,9 @@ function ordersView(params) {
   let closed = false;
   const connect = () => {
     const proto = location.protocol === "https:" ? "wss" : "ws";
-    ws = new WebSocket(
-      `${proto}://${location.host}/api/orders/ws?access_token=${encodeURIComponent(token())}`,
-    );
+    // The token goes as a subprotocol beside "bearer", never in the URL (URLs are
+    // recorded: server spans, proxies' logs); the server answers "bearer" alone.
+    ws = new WebSocket(`${proto}://${location.host}/api/orders/ws`, ["bearer", token()]);
     ws.onmessage = (m) => {
       const msg = JSON.parse(m.data);
       if (msg.type === "connected") {
@@ -345,8 +345,10 @@ function ordersView(params) {
       }
       changed();
     };
-    ws.onclose = () => {
+    ws.onclose = (e) => {
       if (closed) return;
+      // 4401: the token expired while the socket was open.
+      if (e.code === 4401) return signOut("Your token expired: sign in again.");
       live.textContent = "reconnecting…";
       live.className = "live live-off";
       retry = setTimeout(connect, 2_000);
