@@ -9,6 +9,15 @@
  * database (under a per-campaign lock in Redis, one rebuild per process at a
  * time) before the request is decided.
  *
+ * Unknown campaign ids (typos, probes, a flood of random ids) cost one Redis
+ * call (the script's `rebuild`) and one indexed read, and leave nothing in
+ * Redis: the rebuild lock is taken only for a campaign the database has. The
+ * miss is remembered in a bounded, expiring cache (unknown_campaigns.ts)
+ * that is consulted only after Redis answered `rebuild`, so a campaign
+ * created since — its keys loaded by `campaignCreated` on whichever instance
+ * created it — is served at once everywhere; one whose keys did not reach
+ * Redis is found in the database once the miss expires (`UNKNOWN_TTL_MS`).
+ *
  * Every Redis call goes through a circuit breaker (SPEC §9.1): while Redis is
  * down requests are refused at once with {@link IssuerUnavailableError}
  * (HTTP 503 + Retry-After) instead of waiting.
@@ -23,10 +32,11 @@ import {
   createBreaker,
 } from "../../../kit/breaker.ts";
 import type { Logger } from "../../../kit/log.ts";
-import { campaignSnapshot } from "../campaign_store.ts";
+import { campaignSnapshot, findCampaign } from "../campaign_store.ts";
 import type { Campaign, IssueDecision } from "../domain/campaign.ts";
 import { campaignKeys, USERS_TTL_SECONDS } from "./keys.ts";
 import type { ScriptedRedis } from "./scripts.ts";
+import { UnknownCampaigns } from "./unknown_campaigns.ts";
 
 /** What the HTTP API asks of an issuer (Redis here, a row lock in the baseline). */
 export interface Issuer {
@@ -54,6 +64,8 @@ export function redisBreakerPolicy(openMs: number): BreakerPolicy {
 const REBUILD_WAIT_MS = 3_000;
 /** How long an unknown campaign id is remembered (spares the database a flood). */
 const UNKNOWN_TTL_MS = 1_000;
+/** How many unknown ids are remembered at most (ids come from callers: bound the memory). */
+const UNKNOWN_MAX_ENTRIES = 10_000;
 
 type Rebuilt = "loaded" | "unknown" | "busy";
 
@@ -71,7 +83,7 @@ export class RedisIssuer implements Issuer {
   readonly breaker: Breaker<[() => Promise<unknown>], unknown>;
   #o: RedisIssuerOptions;
   #rebuilding = new Map<string, Promise<Rebuilt>>();
-  #unknown = new Map<string, number>();
+  #unknown = new UnknownCampaigns({ ttlMs: UNKNOWN_TTL_MS, maxEntries: UNKNOWN_MAX_ENTRIES });
   rebuilds = 0;
 
   constructor(o: RedisIssuerOptions) {
@@ -96,11 +108,6 @@ export class RedisIssuer implements Issuer {
   }
 
   async issue(campaignId: string, userId: string): Promise<IssueDecision> {
-    const known = this.#unknown.get(campaignId);
-    if (known !== undefined) {
-      if (known > Date.now()) return { result: "unknown_campaign" };
-      this.#unknown.delete(campaignId);
-    }
     const k = campaignKeys(campaignId);
     const couponId = crypto.randomUUID();
     const deadline = Date.now() + REBUILD_WAIT_MS;
@@ -121,6 +128,8 @@ export class RedisIssuer implements Issuer {
           return { result: "not_started", startsAt: new Date(Number(starts)) };
         }
         case "rebuild": {
+          // Keys missing: a miss remembered a moment ago spares the database.
+          if (this.#unknown.has(campaignId)) return { result: "unknown_campaign" };
           const rebuilt = await this.#rebuild(campaignId);
           if (rebuilt === "unknown") return { result: "unknown_campaign" };
           if (Date.now() > deadline) throw new IssuerUnavailableError(1);
@@ -143,6 +152,11 @@ export class RedisIssuer implements Issuer {
   }
 
   async #doRebuild(campaignId: string): Promise<Rebuilt> {
+    // One indexed read before any lock: an unknown id writes nothing to Redis.
+    if (!(await findCampaign(this.#o.sql, campaignId))) {
+      this.#unknown.remember(campaignId);
+      return "unknown";
+    }
     const k = campaignKeys(campaignId);
     const lock = crypto.randomUUID();
     const got = await this.#redis(() => this.#o.redis.set(k.rebuildLock, lock, "PX", 10_000, "NX"));
@@ -153,7 +167,7 @@ export class RedisIssuer implements Issuer {
     try {
       const snap = await campaignSnapshot(this.#o.sql, campaignId);
       if (!snap) {
-        this.#unknown.set(campaignId, Date.now() + UNKNOWN_TTL_MS);
+        this.#unknown.remember(campaignId);
         return "unknown";
       }
       const count = await this.#load(snap.campaign, snap.users);
@@ -191,7 +205,7 @@ export class RedisIssuer implements Issuer {
   }
 
   async campaignCreated(c: Campaign): Promise<void> {
-    this.#unknown.delete(c.id);
+    this.#unknown.forget(c.id);
     // If Redis is down now, the first request rebuilds the keys instead.
     await this.#load(c, []).catch((err) =>
       this.#o.log.warn("campaign not loaded into Redis yet", { campaign: c.id, error: err })
@@ -207,6 +221,11 @@ export class RedisIssuer implements Issuer {
     } catch {
       return null;
     }
+  }
+
+  /** How many campaign ids the issuer holds in memory (misses remembered, rebuilds running). */
+  cachedEntries(): { unknown: number; rebuilding: number } {
+    return { unknown: this.#unknown.size, rebuilding: this.#rebuilding.size };
   }
 
   shutdown(): void {
