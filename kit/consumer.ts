@@ -4,7 +4,9 @@
  * transaction that first claims the event in the service's inbox, so the
  * event's effects happen once however often Kafka delivers it (SPEC §4.5
  * with inbox tables, as the design card asks). The handler publishes its own
- * events through `appendOutbox(tx, …)` in that same transaction.
+ * events through `appendOutbox(tx, …)` in that same transaction; what must
+ * happen only once that transaction committed (a metric) it registers with
+ * `afterCommit(tx, …)` (db/after_commit.ts).
  *
  * Failures (SPEC §9.2): a failing handler is retried in place, 3 attempts
  * 1 s apart by default, then the message goes to `<topic>-dlq` and the
@@ -43,6 +45,7 @@
  * @module
  */
 import { context } from "@opentelemetry/api";
+import { inTransaction } from "../db/after_commit.ts";
 import { claimInbox, claimInboxBatch, type Sql, type Tx } from "../db/mod.ts";
 import {
   Consumer,
@@ -396,7 +399,7 @@ export async function startConsumer(opts: StartConsumerOptions): Promise<Running
     for (let attempt = 1;; attempt++) {
       try {
         const run = () =>
-          sql.begin(async (tx) => {
+          inTransaction(sql, async (tx) => {
             if (!await claimInbox(tx, consumerName, event.id)) return false;
             await handler(tx, event, message);
             return true;
@@ -502,7 +505,7 @@ export async function startConsumer(opts: StartConsumerOptions): Promise<Running
     let outcomes: { applied: boolean; span: Context }[] = [];
     try {
       const work = () =>
-        sql.begin(async (tx) => {
+        inTransaction(sql, async (tx) => {
           outcomes = [];
           const fresh = await claimInboxBatch(tx, consumerName, run.map((b) => b.event.id));
           for (const { message, event, handler } of run) {

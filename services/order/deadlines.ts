@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { inTransaction } from "../../db/after_commit.ts";
 import type { Sql } from "../../db/mod.ts";
 import type { Logger } from "../../kit/log.ts";
 import { contextFromHeaders, inSpan } from "../../kit/tracing.ts";
@@ -14,7 +15,7 @@ import { lockOverdue } from "./store.ts";
 
 /** Gives up on up to `limit` overdue sagas; returns how many. */
 export async function sweepOverdue(sql: Sql, limit = 100): Promise<number> {
-  return await sql.begin(async (tx) => {
+  return await inTransaction(sql, async (tx) => {
     const overdue = await lockOverdue(tx, limit);
     for (const order of overdue) {
       // The give-up and its undo requests continue the saga's trace: the

@@ -14,6 +14,7 @@
  */
 import { trace } from "@opentelemetry/api";
 import { z } from "zod";
+import { inTransaction } from "../../db/after_commit.ts";
 import type { Sql } from "../../db/mod.ts";
 import { authenticate, currentUser, requireRole } from "../../kit/http/auth.ts";
 import { createApp } from "../../kit/http/app.ts";
@@ -120,7 +121,7 @@ export function orderApp(deps: OrderHttpDeps) {
     trace.getActiveSpan()?.setAttribute("order.id", orderId);
     let order: OrderRow;
     try {
-      order = await sql.begin(async (tx) => {
+      order = await inTransaction(sql, async (tx) => {
         const settings = await readModeSettings(tx);
         const mode = chooseMode({
           userId: user.id,

@@ -14,8 +14,10 @@
  *   from the database at scrape time, so every instance shows the same
  *   numbers: take `max()` over instances, not `sum()`.
  *
- * The counters are counted in the transaction that makes the change, just
- * before its commit; a commit that then fails (rare) over-counts by one.
+ * The counters are counted once the transaction that made the change has
+ * committed (saga_runner.ts, `afterCommit`): a change rolled back — a
+ * consumer batch that failed and is handled again message by message, a
+ * failed commit — is not counted (issue 15, item 7).
  *
  * @module
  */

@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { afterCommit } from "../../db/after_commit.ts";
 import { appendOutbox, type OutboxEvent, type Tx } from "../../db/mod.ts";
 import { markSpan } from "../../kit/tracing.ts";
 import { COUPON_TOPIC, CouponEvents } from "../coupon/events.ts";
@@ -42,7 +43,11 @@ export interface PlaceOrder {
   deadlineMs: number;
 }
 
-/** Stores the order as PENDING and publishes OrderPlaced and the first requests; returns it. */
+/**
+ * Stores the order as PENDING and publishes OrderPlaced and the first
+ * requests; returns it. `tx` comes from `inTransaction()`: the saga's
+ * metrics are counted after its commit (db/after_commit.ts).
+ */
 export async function placeOrder(tx: Tx, p: PlaceOrder): Promise<OrderRow> {
   const t = start(p.orderId, p.mode, planSteps(p.items.length, p.couponId !== null, p.points > 0));
   const order = {
@@ -77,13 +82,14 @@ export async function placeOrder(tx: Tx, p: PlaceOrder): Promise<OrderRow> {
     addHistory(tx, p.orderId, ["order placed", ...t.notes]),
     publish(tx, order, t.commands),
   ]);
-  orderCreated(p.mode);
+  afterCommit(tx, () => orderCreated(p.mode));
   return stored;
 }
 
 /**
  * Feeds one input to an order's saga. Returns false when the order is
- * unknown or the input changed nothing (a repeated or stale reply).
+ * unknown or the input changed nothing (a repeated or stale reply). `tx`
+ * comes from `inTransaction()`, as for placeOrder().
  */
 export async function applyToSaga(
   tx: Tx,
@@ -102,7 +108,8 @@ export async function applyToSaga(
   ];
   if (t.saga.status !== order.status) {
     if (t.saga.status === "COMPLETED" || t.saga.status === "CANCELLED") {
-      orderFinished(order.mode, t.saga.status, order.createdAt);
+      const status = t.saga.status;
+      afterCommit(tx, () => orderFinished(order.mode, status, order.createdAt));
       markSpan(`order ${t.saga.status}`, {
         "order.id": orderId,
         "order.mode": order.mode,

@@ -3,6 +3,7 @@
  * order, its history and exactly the expected outbox events in one go.
  */
 import assert from "node:assert/strict";
+import { inTransaction } from "../../db/after_commit.ts";
 import { connectService } from "../../db/mod.ts";
 import { applyToSaga, placeOrder } from "./saga_runner.ts";
 import { findOrder, history } from "./store.ts";
@@ -19,7 +20,7 @@ async function outboxOf(orderId: string) {
 async function place(mode: "parallel" | "sequential", couponId: string | null, points: number) {
   const orderId = crypto.randomUUID();
   const userId = `runner-test-${crypto.randomUUID().slice(0, 8)}`;
-  await sql.begin((tx) =>
+  await inTransaction(sql, (tx) =>
     placeOrder(tx, {
       orderId,
       userId,
@@ -29,8 +30,7 @@ async function place(mode: "parallel" | "sequential", couponId: string | null, p
       idempotencyKey: null,
       mode,
       deadlineMs: 60_000,
-    })
-  );
+    }));
   return { orderId, userId };
 }
 
@@ -64,12 +64,15 @@ cases.push(["replies complete the saga once; a repeated reply changes nothing", 
   const { orderId } = await place("parallel", null, 0);
   for (const stepId of ["stock:1", "stock:2"]) {
     assert.equal(
-      await sql.begin((tx) => applyToSaga(tx, orderId, { type: "succeeded", stepId })),
+      await inTransaction(sql, (tx) => applyToSaga(tx, orderId, { type: "succeeded", stepId })),
       true,
     );
   }
   assert.equal(
-    await sql.begin((tx) => applyToSaga(tx, orderId, { type: "succeeded", stepId: "stock:1" })),
+    await inTransaction(
+      sql,
+      (tx) => applyToSaga(tx, orderId, { type: "succeeded", stepId: "stock:1" }),
+    ),
     false,
   );
   assert.equal((await findOrder(sql, orderId))?.status, "COMPLETED");
@@ -85,7 +88,7 @@ cases.push([
   async () => {
     const { orderId, userId } = await place("parallel", "c-1", 50);
     const apply = (input: Parameters<typeof applyToSaga>[2]) =>
-      sql.begin((tx) => applyToSaga(tx, orderId, input));
+      inTransaction(sql, (tx) => applyToSaga(tx, orderId, input));
     await apply({ type: "succeeded", stepId: "stock:1" });
     await apply({ type: "succeeded", stepId: "coupon" });
     await apply({ type: "succeeded", stepId: "point" });
