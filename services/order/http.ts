@@ -22,6 +22,8 @@ import { HttpError } from "../../kit/http/errors.ts";
 import { validate } from "../../kit/http/validate.ts";
 import type { Logger } from "../../kit/log.ts";
 import { chooseMode } from "./domain/mode.ts";
+import { mergedQuantityProblem, mergeLines } from "./domain/lines.ts";
+import type { OrderLine } from "./events.ts";
 import type { OrderNotifier } from "./notifications.ts";
 import { placeOrder } from "./saga_runner.ts";
 import {
@@ -36,13 +38,22 @@ import {
 } from "./store.ts";
 import { mountOrderSocket } from "./websocket.ts";
 
+/** The most of one product an order may ask for: one line's bound, and the merged lines'. */
+const MAX_QUANTITY = 1_000;
+
 export const PlaceOrderBody = z.object({
+  // Lines of the same product are merged (domain/lines.ts, issue 15 item 1);
+  // the merged quantity keeps a line's bound, refused as a fault of `items`.
   items: z.array(
     z.object({
       productId: z.string().min(1).max(64),
-      quantity: z.number().int().min(1).max(1_000),
+      quantity: z.number().int().min(1).max(MAX_QUANTITY),
     }).strict(),
-  ).min(1).max(50),
+  ).min(1).max(50)
+    .refine((lines) => mergedQuantityProblem(lines, MAX_QUANTITY) === undefined, {
+      error: (issue) => mergedQuantityProblem(issue.input as OrderLine[], MAX_QUANTITY),
+    })
+    .transform(mergeLines),
   couponId: z.string().min(1).max(64).optional(),
   points: z.number().int().min(0).max(10_000_000).optional(),
 }).strict();

@@ -94,6 +94,61 @@ Deno.test("the order HTTP API", async (t) => {
       },
     );
 
+    await t.step(
+      "lines of the same product are merged into one, quantities summed, first-seen order kept",
+      async () => {
+        const res = await call("POST", "/orders", {
+          user: alice,
+          body: {
+            items: [
+              { productId: "p-a", quantity: 2 },
+              { productId: "p-b", quantity: 1 },
+              { productId: "p-a", quantity: 3 },
+            ],
+          },
+        });
+        assert.equal(res.status, 202);
+        assert.deepEqual(res.body.items, [
+          { productId: "p-a", quantity: 5 },
+          { productId: "p-b", quantity: 1 },
+        ]);
+        const got = await call("GET", res.body.statusUrl, { user: alice });
+        assert.deepEqual(got.body.steps.map((s: { step: string }) => s.step), [
+          "stock:1",
+          "stock:2",
+        ]);
+        const fifty = await call("POST", "/orders", {
+          user: alice,
+          body: { items: Array.from({ length: 50 }, () => ({ productId: "p-c", quantity: 1 })) },
+        });
+        assert.equal(fifty.status, 202);
+        assert.deepEqual(fifty.body.items, [{ productId: "p-c", quantity: 50 }]);
+        const [{ n }] = await sql<{ n: number }[]>`
+          select count(*)::int as n from outbox
+          where aggregate_id = ${fifty.body.orderId} and event_type = 'StockDeductionRequested'`;
+        assert.equal(n, 1);
+      },
+    );
+
+    await t.step(
+      "lines of one product adding up to more than 1,000 are a 422 naming items",
+      async () => {
+        const before =
+          (await sql`select count(*)::int as n from orders where user_id = ${alice}`)[0].n;
+        const res = await call("POST", "/orders", {
+          user: alice,
+          body: {
+            items: [{ productId: "p-d", quantity: 600 }, { productId: "p-d", quantity: 401 }],
+          },
+        });
+        assert.equal(res.status, 422);
+        assert.match(res.body.error.fields.items, /p-d.*1001.*at most 1000/);
+        const after =
+          (await sql`select count(*)::int as n from orders where user_id = ${alice}`)[0].n;
+        assert.equal(after, before);
+      },
+    );
+
     await t.step("bad requests get 400/401/403/404/422 JSON errors and write nothing", async () => {
       const before =
         (await sql`select count(*)::int as n from orders where user_id = ${alice}`)[0].n;
