@@ -26,6 +26,15 @@ export interface ConnectOptions {
   database?: string;
   /** Shown in pg_stat_activity; defaults to the role's name. */
   applicationName?: string;
+  /**
+   * For a LISTENing connection (db/listener.ts): called with each
+   * notification and when a connection closes. The connection is then kept
+   * open for good (no idle timeout, no maximum lifetime).
+   */
+  notifications?: {
+    onNotify(channel: string, payload: string): void;
+    onClose(): void;
+  };
 }
 
 function open(
@@ -46,6 +55,14 @@ function open(
     connect_timeout: opts.connectTimeout ?? 10,
     onnotice: () => {},
     connection: { application_name: opts.applicationName ?? user },
+    ...(opts.notifications
+      ? {
+        idle_timeout: 0,
+        max_lifetime: null,
+        onnotify: opts.notifications.onNotify,
+        onclose: opts.notifications.onClose,
+      }
+      : {}),
   });
 }
 

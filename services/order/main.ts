@@ -27,7 +27,7 @@ const kafka = createKafka({
 });
 
 const notifier = new OrderNotifier(log);
-await notifier.start(kafka, cfg.instanceId);
+await notifier.start({ sql, instanceId: cfg.instanceId });
 const replies = await startConsumer({
   kafka,
   sql,
