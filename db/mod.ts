@@ -19,6 +19,7 @@ export {
   cleanupInbox,
   cleanupOutbox,
   type DeletedCounts,
+  type InboxRetentionOptions,
   type OutboxRetentionOptions,
   type RetentionOptions,
 } from "./retention.ts";

@@ -10,8 +10,10 @@
  * the longest transaction (days against seconds).
  *
  * Inbox rows go once older than the retention: a message redelivered after
- * that would be handled again, so keep the inbox retention at least as long
- * as consumers can be rewound (Kafka keeps 3–30 days, SPEC §3.2).
+ * that would be handled again, so keep the inbox retention longer than a
+ * message can come back: the longest topic retention (a rewound consumer)
+ * plus the replay window (kit/inbox_retention.ts states the rule and each
+ * service schedules its own inbox's cleanup).
  *
  * @module
  */
@@ -33,6 +35,11 @@ export interface OutboxRetentionOptions extends RetentionOptions {
    * oldest wins, and any slot that has published nothing stops all deletion.
    */
   slotName?: string;
+}
+
+export interface InboxRetentionOptions extends RetentionOptions {
+  /** The schemas whose inbox is cleaned (default every service schema). */
+  schemas?: readonly string[];
 }
 
 /** Rows deleted, per service schema. */
@@ -81,38 +88,52 @@ export async function cleanupOutbox(
   if (until === null) return counts; // nothing known to be published: keep everything
   const cutoff = await cutoffOf(sql, retentionMs);
   for (const schema of SERVICE_SCHEMAS) {
-    const table = sql(`${schema}.outbox`);
-    for (;;) {
-      const { count } = await sql`
-        delete from ${table} where ctid = any(array(
-          select ctid from ${table}
-          where created_at < ${cutoff}::timestamptz and created_at <= ${until}::timestamptz
-          limit ${batchSize}))`;
-      counts[schema] += count;
-      if (count < batchSize) break;
-    }
+    counts[schema] = await deleteInBatches(
+      sql,
+      `${schema}.outbox`,
+      sql`created_at < ${cutoff}::timestamptz and created_at <= ${until}::timestamptz`,
+      batchSize,
+    );
   }
   return counts;
 }
 
-/** Deletes inbox rows older than the retention; returns the count per schema. */
+/** Deletes the rows of `table` that match `where`, `batchSize` at a time; returns how many. */
+async function deleteInBatches(
+  sql: postgres.Sql,
+  table: string,
+  where: postgres.PendingQuery<postgres.Row[]>,
+  batchSize: number,
+): Promise<number> {
+  let deleted = 0;
+  for (;;) {
+    const { count } = await sql`
+      delete from ${sql(table)} where ctid = any(array(
+        select ctid from ${sql(table)} where ${where} limit ${batchSize}))`;
+    deleted += count;
+    if (count < batchSize) return deleted;
+  }
+}
+
+/**
+ * Deletes inbox rows older than the retention; returns the count per schema.
+ * A service's own role may clean its own schema (`schemas: ["inventory"]`).
+ */
 export async function cleanupInbox(
   sql: postgres.Sql,
-  opts: RetentionOptions = {},
+  opts: InboxRetentionOptions = {},
 ): Promise<DeletedCounts> {
   const { retentionMs, batchSize } = checkOptions(opts);
-  const counts: DeletedCounts = Object.fromEntries(SERVICE_SCHEMAS.map((s) => [s, 0]));
+  const schemas = opts.schemas ?? SERVICE_SCHEMAS;
+  const counts: DeletedCounts = {};
   const cutoff = await cutoffOf(sql, retentionMs);
-  for (const schema of SERVICE_SCHEMAS) {
-    const table = sql(`${schema}.inbox`);
-    for (;;) {
-      const { count } = await sql`
-        delete from ${table} where ctid = any(array(
-          select ctid from ${table} where processed_at < ${cutoff}::timestamptz
-          limit ${batchSize}))`;
-      counts[schema] += count;
-      if (count < batchSize) break;
-    }
+  for (const schema of schemas) {
+    counts[schema] = await deleteInBatches(
+      sql,
+      `${schema}.inbox`,
+      sql`processed_at < ${cutoff}::timestamptz`,
+      batchSize,
+    );
   }
   return counts;
 }

@@ -3,7 +3,7 @@
  * go, but never an outbox row the relay has not published.
  */
 import assert from "node:assert/strict";
-import type { Sql } from "./connect.ts";
+import { connectService, type Sql } from "./connect.ts";
 import { cleanupInbox, cleanupOutbox } from "./retention.ts";
 import { withScratchDatabase } from "./testing.ts";
 
@@ -105,6 +105,27 @@ Deno.test("cleanupInbox() deletes claims older than the retention only", async (
       ...NOTHING,
       orders: 1,
     });
+  });
+});
+
+Deno.test("cleanupInbox() for one schema, as that service's role, leaves the other inboxes alone", async () => {
+  await withScratchDatabase(async (database, admin) => {
+    await admin`
+      insert into inventory.inbox (consumer, message_id, processed_at) values
+        ('c', 'old', now() - interval '8 days'), ('c', 'new', now() - interval '1 day')`;
+    await admin`
+      insert into coupons.inbox (consumer, message_id, processed_at) values
+        ('c', 'old', now() - interval '8 days')`;
+    const inventory = connectService("inventory_service", { database, max: 1 });
+    try {
+      assert.deepEqual(await cleanupInbox(inventory, { schemas: ["inventory"] }), { inventory: 1 });
+    } finally {
+      await inventory.end();
+    }
+    const left = await admin`
+      select 'inventory' as s, message_id from inventory.inbox
+      union all select 'coupons', message_id from coupons.inbox order by 1, 2`;
+    assert.deepEqual(left.map((r) => `${r.s}:${r.message_id}`), ["coupons:old", "inventory:new"]);
   });
 });
 

@@ -8,13 +8,18 @@
  * @module
  */
 import type { Hono } from "hono";
-import { connectService, type ServiceRole, type Sql } from "../db/mod.ts";
+import { connectService, DB_ROLES, type ServiceRole, type Sql } from "../db/mod.ts";
 import { createKafka, parseBrokers } from "../kafka/mod.ts";
 import type { BreakerPolicy } from "./breaker.ts";
 import { startConsumer } from "./consumer.ts";
 import type { EventHandlers } from "./consumer.ts";
 import { envBool, envInt, envString, jwtSecret } from "./env.ts";
 import type { AppEnv } from "./http/mod.ts";
+import {
+  type InboxRetentionConfig,
+  loadInboxRetention,
+  scheduleInboxCleanup,
+} from "./inbox_retention.ts";
 import { createLogger, type Logger } from "./log.ts";
 
 /**
@@ -60,6 +65,8 @@ export interface ParticipantConfig {
    * <P>_BREAKER_WINDOW_S, <P>_BREAKER_MIN_CALLS. None without a policy.
    */
   breaker?: BreakerPolicy & { name: string };
+  /** INBOX_RETENTION_DAYS / INBOX_CLEANUP_INTERVAL_MS: kit/inbox_retention.ts. */
+  inboxRetention: InboxRetentionConfig;
 }
 
 /** A participant's settings, read from the environment once. */
@@ -91,6 +98,7 @@ export function loadParticipantConfig(
       delayMs: envInt("CONSUMER_RETRY_DELAY_MS", 1_000, 0, 600_000),
     },
     jwtSecret: jwtSecret(),
+    inboxRetention: loadInboxRetention(),
   };
 }
 
@@ -111,8 +119,9 @@ export interface ServiceOptions {
 }
 
 /**
- * Connects, starts the consumer, serves HTTP, and on SIGTERM or SIGINT stops
- * the consumer, then the server, then the pool, and exits.
+ * Connects, starts the consumer, serves HTTP, cleans its inbox on a schedule
+ * (kit/inbox_retention.ts), and on SIGTERM or SIGINT stops the consumer, the
+ * cleanup, then the server, then the pool, and exits.
  */
 export async function runService(opts: ServiceOptions): Promise<void> {
   const { name, config: cfg } = opts;
@@ -140,9 +149,12 @@ export async function runService(opts: ServiceOptions): Promise<void> {
     app.fetch,
   );
   log.info(`${name} service listening`, { host: cfg.httpHost, port: server.addr.port });
+  const schema = DB_ROLES[opts.role].schema;
+  const inboxCleanup = scheduleInboxCleanup({ sql, log, schema, ...cfg.inboxRetention });
 
   const shutdown = async () => {
     await consumer.stop();
+    await inboxCleanup.stop();
     await server.shutdown();
     await sql.end({ timeout: 5 });
     Deno.exit(0);

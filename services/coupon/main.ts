@@ -8,6 +8,7 @@
 import { connectService } from "../../db/mod.ts";
 import { createKafka } from "../../kafka/mod.ts";
 import { startConsumer } from "../../kit/consumer.ts";
+import { scheduleInboxCleanup } from "../../kit/inbox_retention.ts";
 import { createLogger } from "../../kit/log.ts";
 import { loadCouponConfig } from "./config.ts";
 import { handlers, TOPICS } from "./handlers/mod.ts";
@@ -43,6 +44,8 @@ const consumer = cfg.sagaConsumer
     breaker: cfg.breaker, // SPEC §9.1's coupon breaker (config.ts)
   })
   : null;
+// The inbox's retention, as runService does (kit/inbox_retention.ts).
+const inboxCleanup = scheduleInboxCleanup({ sql, log, schema: "coupons", ...cfg.inboxRetention });
 const server = Deno.serve(
   { hostname: cfg.httpHost, port: cfg.httpPort, onListen: () => {} },
   app.fetch,
@@ -56,6 +59,7 @@ log.info("coupon service listening", {
 const shutdown = async () => {
   await issuance.stop();
   await consumer?.stop();
+  await inboxCleanup.stop();
   await server.shutdown();
   await sql.end({ timeout: 5 });
   Deno.exit(0);

@@ -4,6 +4,7 @@
  * @module
  */
 import { envInt, envString, infraConfig } from "../../kit/env.ts";
+import { type InboxRetentionConfig, loadInboxRetention } from "../../kit/inbox_retention.ts";
 
 export interface OrderConfig {
   instanceId: string;
@@ -28,6 +29,8 @@ export interface OrderConfig {
    * time (kit/consumer.ts).
    */
   consumerBatch: number;
+  /** INBOX_RETENTION_DAYS / INBOX_CLEANUP_INTERVAL_MS: kit/inbox_retention.ts. */
+  inboxRetention: InboxRetentionConfig;
 }
 
 export function loadOrderConfig(): OrderConfig {
@@ -40,5 +43,6 @@ export function loadOrderConfig(): OrderConfig {
     dbPoolMax: envInt("ORDER_DB_POOL_MAX", 10, 1, 1000),
     consumerConcurrency: envInt("ORDER_CONSUMER_CONCURRENCY", 2, 1, 256),
     consumerBatch: envInt("ORDER_CONSUMER_BATCH", 100, 1, 10_000),
+    inboxRetention: loadInboxRetention(),
   };
 }

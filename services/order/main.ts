@@ -1,10 +1,12 @@
 /**
  * The order service: `deno task run:order`. HTTP API, the saga's reply
- * consumer, the deadline sweeper and WebSocket notifications.
+ * consumer, the deadline sweeper, WebSocket notifications and the inbox's
+ * retention (kit/inbox_retention.ts).
  */
 import { connectService } from "../../db/mod.ts";
 import { createKafka } from "../../kafka/mod.ts";
 import { startConsumer } from "../../kit/consumer.ts";
+import { scheduleInboxCleanup } from "../../kit/inbox_retention.ts";
 import { createLogger } from "../../kit/log.ts";
 import { COUPON_TOPIC } from "../coupon/events.ts";
 import { STOCK_TOPIC } from "../inventory/events.ts";
@@ -40,6 +42,7 @@ const replies = await startConsumer({
   handlers: Object.fromEntries(Object.keys(REPLIES).map((type) => [type, handleReply])),
 });
 const stopSweeper = startDeadlineSweeper(sql, log, cfg.deadlineSweepMs);
+const inboxCleanup = scheduleInboxCleanup({ sql, log, schema: "orders", ...cfg.inboxRetention });
 
 const app = orderApp({ sql, log, sagaDeadlineMs: cfg.sagaDeadlineMs, notifier });
 const server = Deno.serve(
@@ -51,6 +54,7 @@ log.info("order service listening", { port: cfg.httpPort, instance: cfg.instance
 const shutdown = async () => {
   stopSweeper();
   await replies.stop();
+  await inboxCleanup.stop();
   await notifier.stop();
   await server.shutdown();
   await sql.end({ timeout: 5 });
