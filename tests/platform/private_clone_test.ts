@@ -75,6 +75,9 @@ Deno.test("a clone in a 0700 folder starts its own Postgres, and down/up find th
       await Deno.copyFile(`${ROOT}infra/${f}`, `${clone}/infra/${f}`);
     }
 
+    // What a failed first `./dev up` of an earlier version left behind.
+    await Deno.mkdir(`${clone}/.data/pg`, { recursive: true });
+
     const up = await pgsh("up");
     assert.ok(up.ok, `infra/postgres.sh up failed in a 0700 folder:\n${up.out}`);
 
