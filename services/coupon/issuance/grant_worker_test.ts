@@ -9,11 +9,12 @@ import assert from "node:assert/strict";
 import { infraConfig } from "../../../kit/env.ts";
 import { redisClient, removeCampaigns, stored } from "../../../tests/coupon/support.ts";
 import { eventually } from "../../../tests/support/dev.ts";
-import { insertCampaign, storeGrants } from "../campaign_store.ts";
+import { storeGrants } from "../campaign_store.ts";
 import { couponFixture } from "../testing.ts";
 import { GrantWorker } from "./grant_worker.ts";
 import { campaignKeys, GRANT_GROUP } from "./keys.ts";
 import { connectRedis } from "./redis.ts";
+import { insertOpenCampaign } from "./testing.ts";
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 
@@ -34,16 +35,7 @@ Deno.test("grant worker: stores grants, compensates the database's refusals once
   try {
     const id = f.couponId();
     ids.push(id);
-    const c = await insertCampaign(f.sql, {
-      id,
-      name: "worker test",
-      total: 2,
-      discount: 1000,
-      startsAt: new Date(Date.now() - 1_000),
-      endsAt: new Date(Date.now() + 3_600_000),
-      couponExpiresAt: null,
-    });
-    assert.ok(c);
+    const c = await insertOpenCampaign(f.sql, { id, name: "worker test", total: 2 });
     // The database holds alice's coupon; Redis (as after losing data) over-counted.
     const [alice, bob, carol, dave] = [f.userId(), f.userId(), f.userId(), f.userId()];
     const held = crypto.randomUUID();
@@ -109,16 +101,7 @@ Deno.test("grant worker: a Redis count below the database's is raised to it", as
   try {
     const id = f.couponId();
     ids.push(id);
-    const c = await insertCampaign(f.sql, {
-      id,
-      name: "worker raise test",
-      total: 5,
-      discount: 1000,
-      startsAt: new Date(Date.now() - 1_000),
-      endsAt: new Date(Date.now() + 3_600_000),
-      couponExpiresAt: null,
-    });
-    assert.ok(c);
+    const c = await insertOpenCampaign(f.sql, { id, name: "worker raise test", total: 5 });
     // Two coupons stored whose grants Redis lost (a kill inside the AOF's fsync second).
     await storeGrants(f.sql, c, [
       { couponId: crypto.randomUUID(), userId: f.userId() },

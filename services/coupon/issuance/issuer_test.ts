@@ -6,13 +6,14 @@
 import assert from "node:assert/strict";
 import { infraConfig } from "../../../kit/env.ts";
 import { redisClient, removeCampaigns } from "../../../tests/coupon/support.ts";
-import { insertCampaign, storeGrants } from "../campaign_store.ts";
-import { couponFixture } from "../testing.ts";
 import type { Sql } from "../../../db/mod.ts";
+import { storeGrants } from "../campaign_store.ts";
+import { couponFixture } from "../testing.ts";
 import { RedisIssuer } from "./issuer.ts";
 import { campaignKeys } from "./keys.ts";
 import { connectRedis } from "./redis.ts";
 import type { ScriptedRedis } from "./scripts.ts";
+import { insertOpenCampaign } from "./testing.ts";
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 
@@ -88,21 +89,12 @@ Deno.test("issuer: a campaign Redis lost is rebuilt from the database before dec
   await using f = await couponFixture();
   const ids: string[] = [];
   const redis = redisClient();
-  const client = connectRedis({ ...infraConfig().redis, timeoutMs: 1_000 }, "issuer-test");
-  const issuer = new RedisIssuer({ redis: client, sql: f.sql, log: quiet, breakerOpenMs: 1_000 });
+  using i = await issuerOn(f.sql);
+  const issuer = i.issuer;
   try {
     const id = f.couponId();
     ids.push(id);
-    const c = await insertCampaign(f.sql, {
-      id,
-      name: "rebuild test",
-      total: 3,
-      discount: 1000,
-      startsAt: new Date(Date.now() - 1_000),
-      endsAt: new Date(Date.now() + 3_600_000),
-      couponExpiresAt: null,
-    });
-    assert.ok(c);
+    const c = await insertOpenCampaign(f.sql, { id, name: "rebuild test", total: 3 });
     const [alice, bob, carol, dave] = [f.userId(), f.userId(), f.userId(), f.userId()];
     // Two coupons stored; Redis knows nothing of the campaign.
     await storeGrants(f.sql, c, [
@@ -127,8 +119,6 @@ Deno.test("issuer: a campaign Redis lost is rebuilt from the database before dec
     // Unknown campaigns are answered as such (and remembered for a moment).
     assert.deepEqual(await issuer.issue(f.couponId(), alice), { result: "unknown_campaign" });
   } finally {
-    issuer.shutdown();
-    client.disconnect();
     redis.disconnect();
     await removeCampaigns(ids);
   }
@@ -190,16 +180,7 @@ Deno.test("issuer: a campaign created right after a 404 is served at once, on ev
     // Both instances answer 404 (and remember the miss).
     assert.deepEqual(await a.issuer.issue(id, alice), { result: "unknown_campaign" });
     assert.deepEqual(await b.issuer.issue(id, alice), { result: "unknown_campaign" });
-    const c = await insertCampaign(f.sql, {
-      id,
-      name: "created after a miss",
-      total: 10,
-      discount: 1000,
-      startsAt: new Date(Date.now() - 1_000),
-      endsAt: new Date(Date.now() + 3_600_000),
-      couponExpiresAt: null,
-    });
-    assert.ok(c);
+    const c = await insertOpenCampaign(f.sql, { id, name: "created after a miss", total: 10 });
     await a.issuer.campaignCreated(c); // POST /admin/campaigns on instance a
     assert.equal((await a.issuer.issue(id, alice)).result, "issued");
     assert.equal((await b.issuer.issue(id, bob)).result, "issued", "the other instance at once");
@@ -210,7 +191,7 @@ Deno.test("issuer: a campaign created right after a 404 is served at once, on ev
     ids.push(late);
     assert.deepEqual(await b.issuer.issue(late, alice), { result: "unknown_campaign" });
     const created = Date.now();
-    assert.ok(await insertCampaign(f.sql, { ...c, id: late, name: "keys never loaded" }));
+    await insertOpenCampaign(f.sql, { id: late, name: "keys never loaded", total: 10 });
     while ((await b.issuer.issue(late, carol)).result === "unknown_campaign") {
       await new Promise((r) => setTimeout(r, 50));
     }
