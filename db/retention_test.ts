@@ -90,14 +90,18 @@ Deno.test("cleanupOutbox() deletes in batches", async () => {
   });
 });
 
+/** Inserts consumer `c`'s inbox claim of `messageId` in `schema`, `age` (a Postgres interval) old. */
+async function oldClaim(admin: Sql, schema: string, messageId: string, age: string): Promise<void> {
+  await admin`
+    insert into ${admin(`${schema}.inbox`)} (consumer, message_id, processed_at)
+    values ('c', ${messageId}, now() - ${age}::interval)`;
+}
+
 Deno.test("cleanupInbox() deletes claims older than the retention only", async () => {
   await withScratchDatabase(async (_db, admin) => {
-    await admin`
-      insert into orders.inbox (consumer, message_id, processed_at) values
-        ('c', 'old', now() - interval '8 days'), ('c', 'new', now() - interval '6 days')`;
-    await admin`
-      insert into points.inbox (consumer, message_id, processed_at) values
-        ('c', 'old', now() - interval '30 days')`;
+    await oldClaim(admin, "orders", "old", "8 days");
+    await oldClaim(admin, "orders", "new", "6 days");
+    await oldClaim(admin, "points", "old", "30 days");
     assert.deepEqual(await cleanupInbox(admin), { ...NOTHING, orders: 1, points: 1 });
     const left = await admin`select message_id from orders.inbox`;
     assert.deepEqual(left.map((r) => r.message_id), ["new"]);
@@ -110,12 +114,9 @@ Deno.test("cleanupInbox() deletes claims older than the retention only", async (
 
 Deno.test("cleanupInbox() for one schema, as that service's role, leaves the other inboxes alone", async () => {
   await withScratchDatabase(async (database, admin) => {
-    await admin`
-      insert into inventory.inbox (consumer, message_id, processed_at) values
-        ('c', 'old', now() - interval '8 days'), ('c', 'new', now() - interval '1 day')`;
-    await admin`
-      insert into coupons.inbox (consumer, message_id, processed_at) values
-        ('c', 'old', now() - interval '8 days')`;
+    await oldClaim(admin, "inventory", "old", "8 days");
+    await oldClaim(admin, "inventory", "new", "1 day");
+    await oldClaim(admin, "coupons", "old", "8 days");
     const inventory = connectService("inventory_service", { database, max: 1 });
     try {
       assert.deepEqual(await cleanupInbox(inventory, { schemas: ["inventory"] }), { inventory: 1 });
