@@ -93,6 +93,29 @@ Deno.test("order status pushes come straight from Postgres", async (t) => {
       console.log(`commit → socket: ${(got[0].at - committed).toFixed(1)} ms`);
     });
 
+    await t.step(
+      "transaction begin → socket, 50 changes one after another (logged, not asserted)",
+      async () => {
+        const delays: number[] = [];
+        for (let i = 0; i < 50; i++) {
+          const orderId = crypto.randomUUID();
+          const begun = performance.now(); // as bench:saga's finished_at: inside the transaction
+          await sql.begin((tx) =>
+            appendOutbox(tx, orderEvent(OrderEvents.Completed, orderId, user))
+          );
+          const [got] = await onA.about(orderId, 1);
+          assert.ok(got, `change ${i} reached the socket`);
+          delays.push(got.at - begun);
+        }
+        delays.sort((x, y) => x - y);
+        console.log(
+          `transaction begin → socket over 50: p50 ${delays[24].toFixed(1)} ms, max ${
+            delays[49].toFixed(1)
+          } ms`,
+        );
+      },
+    );
+
     await t.step("a rolled-back change sends nothing", async () => {
       const rolledBack = crypto.randomUUID();
       await assert.rejects(sql.begin(async (tx) => {
