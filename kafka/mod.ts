@@ -5,6 +5,7 @@
  */
 export { createKafka, type KafkaJs, type KafkaOptions, parseBrokers } from "./client.ts";
 export { decodeHeaders, type IncomingMessage, type OutgoingMessage, valueText } from "./message.ts";
+export { DEFAULT_PARTITION_BATCH_BYTES, recordBytes } from "./partition_budget.ts";
 export {
   type Compression,
   IdempotentProducer,

@@ -13,7 +13,13 @@
  * after a broker SIGKILL. Inside a transaction those duplicates would be
  * committed. With retries off, any failed send fails the transaction; it is
  * aborted (or fenced by the next producer's init) and the caller sends the
- * whole batch again in a new one. The plain idempotent producer keeps
+ * whole batch again in a new one.
+ *
+ * Every send is cut into produce requests in which no partition's record
+ * batch exceeds a byte budget (`maxPartitionBatchBytes`, 512 KiB by default;
+ * partition_budget.ts), sent one after another: the brokers refuse a batch
+ * over `message.max.bytes` (~1 MiB), and a sender that retries the same
+ * refused batch never gets further (issue #15). The plain idempotent producer keeps
  * kafkajs' retries (it requires them) and so can duplicate under broker
  * failure: use it only where a duplicate is harmless.
  *
@@ -22,17 +28,14 @@
 import kafkajs from "./kafkajs.ts";
 import { Buffer } from "node:buffer";
 import type { KafkaJs } from "./client.ts";
-import type { OutgoingMessage } from "./message.ts";
+import { DEFAULT_PARTITION_BATCH_BYTES, type TopicBatch } from "./partition_budget.ts";
+import { RequestPlanner } from "./request_planner.ts";
+
+export type { TopicBatch } from "./partition_budget.ts";
 
 const { CompressionTypes } = kafkajs;
 
 type RawProducer = ReturnType<KafkaJs["producer"]>;
-
-/** Messages for one topic, in the order they must be written. */
-export interface TopicBatch {
-  topic: string;
-  messages: OutgoingMessage[];
-}
 
 /** Consumer offsets committed atomically with a transaction (consume-transform-produce). */
 export interface TransactionOffsets {
@@ -80,28 +83,47 @@ function toKafkaJs(batches: TopicBatch[]) {
 export class IdempotentProducer {
   #producer: RawProducer;
   #compression: Compression;
+  #planner: RequestPlanner;
 
-  constructor(kafka: KafkaJs, opts: { compression?: Compression } = {}) {
+  constructor(
+    kafka: KafkaJs,
+    opts: { compression?: Compression; maxPartitionBatchBytes?: number } = {},
+  ) {
     this.#producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     this.#compression = opts.compression ?? "none";
+    this.#planner = new RequestPlanner(kafka, opts.maxPartitionBatchBytes);
   }
 
   connect(): Promise<void> {
     return this.#producer.connect();
   }
 
-  /** Sends and resolves once all in-sync replicas have the records. */
+  /**
+   * Sends and resolves once all in-sync replicas have the records. A send
+   * over the budget goes as several requests, not atomically: when one fails,
+   * the earlier ones are written (send again; consumers dedupe).
+   */
   async send(...batches: TopicBatch[]): Promise<void> {
-    await this.#producer.sendBatch({
-      topicMessages: toKafkaJs(batches),
-      acks: -1,
-      compression: CODECS[this.#compression],
-    });
+    await sendPlanned(this.#planner, batches, (request) =>
+      this.#producer.sendBatch({
+        topicMessages: toKafkaJs(request),
+        acks: -1,
+        compression: CODECS[this.#compression],
+      }));
   }
 
   disconnect(): Promise<void> {
     return this.#producer.disconnect();
   }
+}
+
+/** Sends `batches` as the planner's requests, one at a time (each partition's order kept). */
+async function sendPlanned(
+  planner: RequestPlanner,
+  batches: TopicBatch[],
+  sendRequest: (request: TopicBatch[]) => Promise<unknown>,
+): Promise<void> {
+  for (const request of await planner.plan(batches)) await sendRequest(request);
 }
 
 /** Raised when another producer with our transactional id has taken over. */
@@ -149,6 +171,8 @@ export interface TransactionalProducerOptions {
   compression?: Compression;
   /** Broker aborts a transaction left open longer than this (default 30 s). */
   transactionTimeoutMs?: number;
+  /** The most bytes of one partition's records in one produce request (default 512 KiB). */
+  maxPartitionBatchBytes?: number;
 }
 
 /**
@@ -160,10 +184,17 @@ export class TransactionalProducer {
   #opts: Required<TransactionalProducerOptions>;
   #producer: RawProducer | null = null;
   #busy = false;
+  #planner: RequestPlanner;
 
   constructor(kafka: KafkaJs, opts: TransactionalProducerOptions) {
     this.#kafka = kafka;
-    this.#opts = { compression: "none", transactionTimeoutMs: 30_000, ...opts };
+    this.#opts = {
+      compression: "none",
+      transactionTimeoutMs: 30_000,
+      maxPartitionBatchBytes: DEFAULT_PARTITION_BATCH_BYTES,
+      ...opts,
+    };
+    this.#planner = new RequestPlanner(kafka, this.#opts.maxPartitionBatchBytes);
   }
 
   get transactionalId(): string {
@@ -211,13 +242,13 @@ export class TransactionalProducer {
       const tx = await this.#openTransaction();
       try {
         await work({
-          send: async (batches) => {
-            await tx.sendBatch({
-              topicMessages: toKafkaJs(batches),
-              acks: -1,
-              compression: CODECS[this.#opts.compression],
-            });
-          },
+          send: (batches) =>
+            sendPlanned(this.#planner, batches, (request) =>
+              tx.sendBatch({
+                topicMessages: toKafkaJs(request),
+                acks: -1,
+                compression: CODECS[this.#opts.compression],
+              })),
           sendOffsets: (offsets) => tx.sendOffsets(offsets),
         });
         await tx.commit();

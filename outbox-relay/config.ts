@@ -17,6 +17,19 @@ export interface RelayConfig {
   pg: { host: string; port: number; database: string; user: string; password: string };
   /** Most events in one Kafka transaction. */
   maxBatchEvents: number;
+  /**
+   * About the most bytes of events (payloads, headers, keys) in one Kafka
+   * transaction; a Postgres transaction larger than this still goes whole,
+   * alone (it is never split across Kafka transactions).
+   */
+  maxBatchBytes: number;
+  /**
+   * The most bytes of one partition's records in one produce request: a
+   * Kafka transaction is sent as as many requests as this needs. It must stay
+   * under the brokers' `message.max.bytes` (1,048,588 by default), which
+   * refuses a larger record batch (issue #15).
+   */
+  maxPartitionBatchBytes: number;
   /** How long a batch may wait for more events before it is sent. */
   lingerMs: number;
   /**
@@ -74,6 +87,8 @@ export function loadRelayConfig(): RelayConfig {
       password: envString("RELAY_DB_PASSWORD"),
     },
     maxBatchEvents: envInt("RELAY_MAX_BATCH_EVENTS", 2_000, 1),
+    maxBatchBytes: envInt("RELAY_MAX_BATCH_BYTES", 4 * 1024 * 1024, 1_024),
+    maxPartitionBatchBytes: envInt("RELAY_MAX_PARTITION_BATCH_BYTES", 512 * 1024, 1_024, 1_048_576),
     lingerMs: envInt("RELAY_LINGER_MS", 5, 0),
     minTransactionIntervalMs: envInt("RELAY_MIN_TX_INTERVAL_MS", 200, 0, 60_000),
     maxBufferedEvents: envInt("RELAY_MAX_BUFFERED_EVENTS", 50_000, 1),

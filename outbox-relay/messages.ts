@@ -11,12 +11,23 @@
  *
  * @module
  */
-import type { OutgoingMessage } from "../kafka/mod.ts";
+import { type OutgoingMessage, recordBytes } from "../kafka/mod.ts";
 import { formatLsn } from "./lsn.ts";
 import type { OutboxRow } from "./wal_reader.ts";
 
-/** Kafka's default max message size is ~1 MB; stay safely under it. */
+/**
+ * The largest record (key, value, headers and Kafka's own fields: see
+ * recordBytes()) the relay publishes. The brokers refuse a partition's record
+ * batch over `message.max.bytes` (1,048,588 by default) and the producer
+ * sends a record over its per-partition budget (RELAY_MAX_PARTITION_BATCH_BYTES,
+ * 512 KiB) alone in its batch: anything up to this size fits, anything
+ * larger is dead-lettered instead of being refused on every retry.
+ */
 export const DEFAULT_MAX_RECORD_BYTES = 900_000;
+
+/** The most of a poison row's payload, headers and texts its dead letter copies. */
+const DEAD_LETTER_COPY_CHARS = 100_000;
+const DEAD_LETTER_TEXT_CHARS = 2_000;
 
 export type RecordOrPoison =
   | { ok: true; topic: string; message: OutgoingMessage }
@@ -66,7 +77,24 @@ export function toRecord(
     occurredAt: row.createdAt.toISOString(),
     payload: row.payload,
   });
-  const size = new TextEncoder().encode(value).length;
+  const message: OutgoingMessage = {
+    key: row.key,
+    value,
+    headers: {
+      ...headers,
+      "event-id": row.eventId,
+      "event-type": row.eventType,
+      "aggregate-type": row.aggregateType,
+      "aggregate-id": row.aggregateId,
+      ...(lsn === null
+        ? { "replayed-at": new Date().toISOString() }
+        : { "source-lsn": formatLsn(lsn) }),
+      "source-schema": row.schema,
+    },
+  };
+  // The whole record counts (a value under the limit with large headers or
+  // a large key was refused by the brokers forever).
+  const size = recordBytes(message);
   const max = opts.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
   if (size > max) {
     return {
@@ -75,28 +103,23 @@ export function toRecord(
       detail: `record is ${size} bytes, the limit is ${max}`,
     };
   }
-  return {
-    ok: true,
-    topic: row.topic,
-    message: {
-      key: row.key,
-      value,
-      headers: {
-        ...headers,
-        "event-id": row.eventId,
-        "event-type": row.eventType,
-        "aggregate-type": row.aggregateType,
-        "aggregate-id": row.aggregateId,
-        ...(lsn === null
-          ? { "replayed-at": new Date().toISOString() }
-          : { "source-lsn": formatLsn(lsn) }),
-        "source-schema": row.schema,
-      },
-    },
-  };
+  return { ok: true, topic: row.topic, message };
 }
 
-/** The dead letter for a poison row: the reason, and the row without an oversized payload. */
+/**
+ * About the bytes `row`'s record takes (its payload and headers as JSON, its
+ * key, the envelope and our headers): what a relay batch is bounded by.
+ */
+export function approximateBytes(row: OutboxRow): number {
+  const json = (v: unknown) => JSON.stringify(v)?.length ?? 4;
+  return json(row.payload) + json(row.headers) + row.key.length + row.aggregateId.length + 600;
+}
+
+/**
+ * The dead letter for a poison row: the reason, and the row without an
+ * oversized payload or headers, its texts clipped — so that it always fits
+ * in Kafka (a dead letter refused by the brokers would stall the relay).
+ */
 export function toDeadLetter(
   row: OutboxRow,
   lsn: bigint,
@@ -104,36 +127,44 @@ export function toDeadLetter(
   detail: string,
 ): OutgoingMessage {
   const payloadText = JSON.stringify(row.payload) ?? "null";
+  const headersText = JSON.stringify(row.headers) ?? "null";
   return {
     key: row.eventId,
     value: JSON.stringify({
       reason,
-      detail,
+      detail: clip(detail),
       event: {
         id: row.eventId,
         schema: row.schema,
-        type: row.eventType,
-        aggregateType: row.aggregateType,
-        aggregateId: row.aggregateId,
-        topic: row.topic,
-        key: row.key,
+        type: clip(row.eventType),
+        aggregateType: clip(row.aggregateType),
+        aggregateId: clip(row.aggregateId),
+        topic: clip(row.topic),
+        key: clip(row.key),
         occurredAt: row.createdAt.toISOString(),
-        headers: row.headers,
-        // The full row stays in the outbox table (the event store); only a
-        // payload that fits is copied here.
-        payload: payloadText.length <= 100_000 ? row.payload : undefined,
+        // The full row stays in the outbox table (the event store); only
+        // headers and a payload that fit are copied here.
+        headers: headersText.length <= DEAD_LETTER_COPY_CHARS ? row.headers : undefined,
+        headersBytes: headersText.length,
+        payload: payloadText.length <= DEAD_LETTER_COPY_CHARS ? row.payload : undefined,
         payloadBytes: payloadText.length,
       },
     }),
     headers: {
       "dlq-reason": reason,
-      "dlq-detail": detail,
+      "dlq-detail": clip(detail),
       "event-id": row.eventId,
-      "original-topic": row.topic,
+      "original-topic": clip(row.topic),
       "source-lsn": formatLsn(lsn),
       "source-schema": row.schema,
     },
   };
+}
+
+/** `text`, or its start and how long it was when it is longer than a dead letter keeps. */
+function clip(text: string): string {
+  if (text.length <= DEAD_LETTER_TEXT_CHARS) return text;
+  return `${text.slice(0, DEAD_LETTER_TEXT_CHARS)}… (${text.length} characters)`;
 }
 
 function stringMap(v: unknown): Record<string, string> | null {

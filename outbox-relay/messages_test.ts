@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { recordBytes } from "../kafka/mod.ts";
 import { toDeadLetter, toRecord } from "./messages.ts";
 import type { OutboxRow } from "./wal_reader.ts";
 
@@ -63,4 +64,27 @@ Deno.test("toDeadLetter() keeps the reason and the row, leaving out a payload to
   assert.equal(body.event.id, "0b6f1c2e-3c4d-4e5f-8a9b-0c1d2e3f4a5b");
   assert.equal(body.event.payload, undefined);
   assert.ok(body.event.payloadBytes > 200_000);
+});
+
+Deno.test("toRecord() counts the key and headers against the record limit, not only the value", () => {
+  const bigHeaders = row({ headers: { "x-big": "y".repeat(1_000) }, payload: { n: 1 } });
+  const r = toRecord(bigHeaders, 1n, { ...opts, maxRecordBytes: 900 });
+  assert.ok(!r.ok);
+  assert.equal(r.reason, "too-large");
+  assert.ok(!toRecord(row({ key: "k".repeat(1_000) }), 1n, { ...opts, maxRecordBytes: 900 }).ok);
+  assert.ok(toRecord(row(), 1n, { ...opts, maxRecordBytes: 900 }).ok);
+});
+
+Deno.test("toDeadLetter() leaves out oversized headers and clips long texts, so it always fits", () => {
+  const huge = row({
+    topic: "t".repeat(500_000),
+    key: "k".repeat(500_000),
+    headers: { n: Array.from({ length: 200_000 }, () => 1) },
+  });
+  const letter = toDeadLetter(huge, 1n, "unknown-topic", `topic ${huge.topic} does not exist`);
+  const body = JSON.parse(letter.value as string);
+  assert.equal(body.event.headers, undefined);
+  assert.ok(body.event.headersBytes > 400_000);
+  assert.ok(body.event.key.length < 3_000 && body.event.topic.length < 3_000);
+  assert.ok(recordBytes(letter) < 300_000, `${recordBytes(letter)} bytes`);
 });

@@ -40,7 +40,7 @@ import {
 import { CheckpointStore } from "./checkpoint.ts";
 import type { RelayConfig } from "./config.ts";
 import { formatLsn } from "./lsn.ts";
-import { toDeadLetter, toRecord } from "./messages.ts";
+import { approximateBytes, toDeadLetter, toRecord } from "./messages.ts";
 import { RelayMetrics } from "./metrics.ts";
 import { WalReader, type WalTransaction } from "./wal_reader.ts";
 
@@ -211,7 +211,10 @@ class Session {
       publicationName: cfg.publicationName,
       applicationName: cfg.instanceId,
     });
-    this.#producer = new TransactionalProducer(kafka, { transactionalId: cfg.transactionalId });
+    this.#producer = new TransactionalProducer(kafka, {
+      transactionalId: cfg.transactionalId,
+      maxPartitionBatchBytes: cfg.maxPartitionBatchBytes,
+    });
   }
 
   async run(stopping: () => boolean): Promise<void> {
@@ -341,14 +344,25 @@ class Session {
     }
   }
 
+  /**
+   * Whole Postgres transactions, up to RELAY_MAX_BATCH_EVENTS events and
+   * about RELAY_MAX_BATCH_BYTES bytes (the first one whatever its size).
+   */
   #takeBatch(): WalTransaction[] {
     const batch: WalTransaction[] = [];
     let n = 0;
+    let bytes = 0;
     while (this.#queue.length > 0) {
       const next = this.#queue[0];
-      if (batch.length > 0 && n + next.events.length > this.#cfg.maxBatchEvents) break;
+      const size = next.events.reduce((sum, row) => sum + approximateBytes(row), 0);
+      if (
+        batch.length > 0 &&
+        (n + next.events.length > this.#cfg.maxBatchEvents ||
+          bytes + size > this.#cfg.maxBatchBytes)
+      ) break;
       batch.push(this.#queue.shift()!);
       n += next.events.length;
+      bytes += size;
     }
     this.queuedEvents -= n;
     this.#drained?.();
