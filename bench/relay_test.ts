@@ -3,26 +3,17 @@
  * with every figure issue #16 names, and each target with whether it is met.
  */
 import assert from "node:assert/strict";
-
-const ROOT = new URL("../", import.meta.url).pathname;
+import { runBench } from "./testing.ts";
 
 Deno.test("bench:relay's last line reports requests per transaction, peak RSS and exactly-once against issue 16's targets", async () => {
-  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${ROOT}bench/relay.ts`],
-    env: {
-      BENCH_BACKLOG: "300",
-      BENCH_RAW: "0",
-      BENCH_CONCURRENT: "0",
-      BENCH_RATE: "200",
-      BENCH_SECONDS: "3",
-      BENCH_WARMUP_SECONDS: "1",
-    },
-    stdout: "piped",
-    stderr: "piped",
-    signal: AbortSignal.timeout(240_000),
-  }).output();
-  const out = new TextDecoder().decode(stdout);
-  const why = `${out}\n${new TextDecoder().decode(stderr)}`;
+  const { code, stdout: out, all: why } = await runBench("relay.ts", {
+    BENCH_BACKLOG: "300",
+    BENCH_RAW: "0",
+    BENCH_CONCURRENT: "0",
+    BENCH_RATE: "200",
+    BENCH_SECONDS: "3",
+    BENCH_WARMUP_SECONDS: "1",
+  }, 240_000);
   assert.equal(code, 0, why);
   const last = JSON.parse(out.trim().split("\n").at(-1)!);
   for (const field of ["events_per_s", "p50_ms", "p99_ms", "kafka_requests_per_tx", "rss_mb"]) {

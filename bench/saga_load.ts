@@ -1,14 +1,15 @@
 /**
  * The moving parts of `bench/saga.ts` (issue #5's saga benchmark): the
- * users' WebSockets that report each order's outcome, the load driver, the
- * per-hop breakdown read back from the database, and CPU per process group.
+ * users' WebSockets that report each order's outcome, the load driver, and
+ * the per-hop breakdown read back from the database (CPU per process group:
+ * bench/cpu.ts).
  *
  * @module
  */
 import type postgres from "postgres";
 import type { ManagedProcess } from "../tests/support/process.ts";
 import type { Client } from "../tests/support/suite.ts";
-import { hostCpu, nowMs, processCpuSeconds, sleep } from "./support.ts";
+import { nowMs, sleep } from "./support.ts";
 
 /** One user of the benchmark: its client (token) and the order instance its socket is on. */
 export interface BenchUser {
@@ -299,80 +300,4 @@ export async function readBack(
     }
   }
   return { orders, steps };
-}
-
-// ---------------------------------------------------------------- CPU per process group
-
-/** CPU seconds per pid, and the host's counters, at one moment. */
-export interface CpuSnapshot {
-  at: number;
-  host: { busy: number; total: number };
-  perPid: Map<number, number>;
-}
-
-/** Classifies processes into named groups; everything else is "other". */
-export class CpuMeter {
-  #groups: { name: string; pids: () => number[] }[] = [];
-
-  group(name: string, pids: () => (number | null | undefined)[]): this {
-    this.#groups.push({ name, pids: () => pids().filter((p): p is number => !!p) });
-    return this;
-  }
-
-  snapshot(): CpuSnapshot {
-    const perPid = new Map<number, number>();
-    for (const e of Deno.readDirSync("/proc")) {
-      if (!/^\d+$/.test(e.name)) continue;
-      const cpu = processCpuSeconds(Number(e.name));
-      if (cpu !== undefined) perPid.set(Number(e.name), cpu);
-    }
-    return { at: nowMs(), host: hostCpu(), perPid };
-  }
-
-  /** Cores used per group between two snapshots (1.0 = one core busy all the time). */
-  between(a: CpuSnapshot, b: CpuSnapshot): { groups: [string, number][]; hostPct: number } {
-    const seconds = (b.at - a.at) / 1000;
-    const claimed = new Set<number>();
-    const groups: [string, number][] = [];
-    const used = (pid: number) => {
-      const x = b.perPid.get(pid);
-      return x === undefined ? 0 : x - (a.perPid.get(pid) ?? x);
-    };
-    for (const g of this.#groups) {
-      let sum = 0;
-      for (const pid of g.pids()) {
-        if (claimed.has(pid)) continue;
-        claimed.add(pid);
-        sum += used(pid);
-      }
-      groups.push([g.name, sum / seconds]);
-    }
-    let rest = 0;
-    for (const pid of b.perPid.keys()) if (!claimed.has(pid)) rest += used(pid);
-    groups.push(["other", rest / seconds]);
-    const hostPct = ((b.host.busy - a.host.busy) / Math.max(1, b.host.total - a.host.total)) * 100;
-    return { groups, hostPct };
-  }
-}
-
-/** Processes whose command name is `comm` (e.g. every Postgres backend). */
-export function pidsNamed(comm: string): number[] {
-  const out: number[] = [];
-  for (const e of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(e.name)) continue;
-    try {
-      if (Deno.readTextFileSync(`/proc/${e.name}/comm`).trim() === comm) out.push(Number(e.name));
-    } catch { /* gone */ }
-  }
-  return out;
-}
-
-/** A pid from a pid file, when the file is there. */
-export function pidFile(path: string): number | null {
-  try {
-    const n = Number(Deno.readTextFileSync(path).trim());
-    return Number.isInteger(n) && n > 0 ? n : null;
-  } catch {
-    return null;
-  }
 }
