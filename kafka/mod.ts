@@ -11,6 +11,7 @@ export {
   IdempotentProducer,
   isConcurrentTransactionsError,
   isFencingError,
+  ProducerClosedError,
   ProducerFencedError,
   type TopicBatch,
   TransactionalProducer,

@@ -131,6 +131,15 @@ export class ProducerFencedError extends Error {
   override name = "ProducerFencedError";
 }
 
+/**
+ * Raised by a producer used after close(). A new kafkajs producer would
+ * register the transactional id again and fence whoever holds it now: the
+ * owner of a closed producer (a relay session that ended) must not.
+ */
+export class ProducerClosedError extends Error {
+  override name = "ProducerClosedError";
+}
+
 /** True when `err`, or an error it wraps, is a Kafka protocol error of one of `types`. */
 function hasKafkaErrorType(err: unknown, types: ReadonlySet<string>): boolean {
   let e = err as { type?: string; cause?: unknown; originalError?: unknown } | undefined;
@@ -185,6 +194,7 @@ export class TransactionalProducer {
   #producer: RawProducer | null = null;
   #busy = false;
   #planner: RequestPlanner;
+  #closed = false;
 
   constructor(kafka: KafkaJs, opts: TransactionalProducerOptions) {
     this.#kafka = kafka;
@@ -201,8 +211,17 @@ export class TransactionalProducer {
     return this.#opts.transactionalId;
   }
 
-  /** Connects and registers the transactional id (fencing older instances). */
+  /** False before the first connect() and after an error (the next call makes a new producer). */
+  get connected(): boolean {
+    return this.#producer !== null;
+  }
+
+  /**
+   * Connects and registers the transactional id (fencing older instances).
+   * Throws ProducerClosedError after close().
+   */
   async connect(): Promise<void> {
+    this.#assertOpen();
     if (this.#producer) return;
     const p = this.#kafka.producer({
       transactionalId: this.#opts.transactionalId,
@@ -215,7 +234,19 @@ export class TransactionalProducer {
       transactionTimeout: this.#opts.transactionTimeoutMs,
     });
     await p.connect();
+    if (this.#closed) {
+      await p.disconnect().catch(() => {});
+      this.#assertOpen();
+    }
     this.#producer = p;
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) {
+      throw new ProducerClosedError(
+        `producer of ${this.#opts.transactionalId} is closed; it never connects again`,
+      );
+    }
   }
 
   /**
@@ -309,6 +340,12 @@ export class TransactionalProducer {
   }
 
   disconnect(): Promise<void> {
+    return this.reset();
+  }
+
+  /** Disconnects for good: every later call throws ProducerClosedError. */
+  close(): Promise<void> {
+    this.#closed = true;
     return this.reset();
   }
 }

@@ -18,6 +18,32 @@ import {
 } from "../kafka/mod.ts";
 import { formatLsn, parseLsn } from "./lsn.ts";
 
+/** A committed checkpoint as read back. */
+export interface Checkpoint {
+  lsn: bigint;
+  /**
+   * The newest Postgres commit time among the transactions it covers: a
+   * transaction at or below `lsn` that committed later cannot be covered
+   * (slot_loss.ts). Null in records of relays from before issue 15.
+   */
+  commitTime: Date | null;
+  /**
+   * True when written by a relay that never confirms the slot past its
+   * checkpoint, so that a slot ahead of it was made by someone else
+   * (slot_loss.ts). False in records of relays from before issue 15.
+   */
+  slotBounded: boolean;
+}
+
+/** What one checkpoint record says (JSON, keyed by the slot name). */
+interface CheckpointRecord {
+  lsn: string;
+  by: string;
+  at: string;
+  commitTime?: string | null;
+  slotBounded?: boolean;
+}
+
 export class CheckpointStore {
   #kafka: KafkaJs;
   #slot: string;
@@ -27,12 +53,25 @@ export class CheckpointStore {
     this.#slot = slotName;
   }
 
-  /** The record that moves the checkpoint to `lsn`; goes into the events' transaction. */
-  record(lsn: bigint, instanceId: string): OutgoingMessage {
-    return {
-      key: this.#slot,
-      value: JSON.stringify({ lsn: formatLsn(lsn), by: instanceId, at: new Date().toISOString() }),
+  /** The record that moves the checkpoint; goes into the events' transaction. */
+  record(cp: { lsn: bigint; commitTime: Date | null }, instanceId: string): OutgoingMessage {
+    const value: CheckpointRecord = {
+      lsn: formatLsn(cp.lsn),
+      by: instanceId,
+      at: new Date().toISOString(),
+      commitTime: cp.commitTime?.toISOString() ?? null,
+      slotBounded: true,
     };
+    return { key: this.#slot, value: JSON.stringify(value) };
+  }
+
+  /** Commits a checkpoint alone (an operator's new baseline, rebaseline.ts). */
+  async write(
+    producer: TransactionalProducer,
+    cp: { lsn: bigint; commitTime: Date | null },
+    by: string,
+  ): Promise<void> {
+    await producer.commit([{ topic: RELAY_CHECKPOINT_TOPIC, messages: [this.record(cp, by)] }]);
   }
 
   /**
@@ -45,7 +84,10 @@ export class CheckpointStore {
    * the producer also initialises its transactional id, which fences any
    * older relay instance and aborts its unfinished transaction first.
    */
-  async readLatest(producer: TransactionalProducer, timeoutMs = 30_000): Promise<bigint | null> {
+  async readLatest(
+    producer: TransactionalProducer,
+    timeoutMs = 30_000,
+  ): Promise<Checkpoint | null> {
     const probe = crypto.randomUUID();
     await producer.commit([{
       topic: RELAY_CHECKPOINT_TOPIC,
@@ -57,7 +99,7 @@ export class CheckpointStore {
       fromBeginning: true,
       maxWaitTimeMs: 50,
     });
-    let latest: bigint | null = null;
+    let latest: Checkpoint | null = null;
     let done!: () => void;
     const found = new Promise<void>((resolve) => (done = resolve));
     try {
@@ -65,7 +107,7 @@ export class CheckpointStore {
       // commits, so it always starts from the beginning.
       await consumer.run((m) => {
         if (m.key === this.#slot) {
-          latest = parseLsn(JSON.parse(valueText(m)!).lsn);
+          latest = parseCheckpoint(valueText(m)!);
         } else if (m.key === `${this.#slot}:probe` && valueText(m) === probe) {
           done();
         }
@@ -88,4 +130,13 @@ export class CheckpointStore {
       await consumer.disconnect();
     }
   }
+}
+
+function parseCheckpoint(text: string): Checkpoint {
+  const r = JSON.parse(text) as CheckpointRecord;
+  return {
+    lsn: parseLsn(r.lsn),
+    commitTime: r.commitTime ? new Date(r.commitTime) : null,
+    slotBounded: r.slotBounded === true,
+  };
 }

@@ -55,6 +55,13 @@ export class RelayMetrics {
     help: "1 while this instance holds the slot and publishes, 0 in standby",
     registers: [this.registry],
   });
+  readonly blocked = new client.Gauge({
+    name: "relay_blocked",
+    help:
+      "1 while the relay refuses to publish because the slot does not match the checkpoint (slot_missing, slot_recreated, wal_behind; README: slot lost)",
+    labelNames: ["reason"],
+    registers: [this.registry],
+  });
   readonly publishLatency = new client.Histogram({
     name: "relay_commit_to_publish_seconds",
     help: "Time from the Postgres commit to the Kafka commit of its events",

@@ -10,18 +10,26 @@
  *  3. publishes batches of whole Postgres transactions, each batch in one
  *     Kafka transaction together with the checkpoint it ends at, skipping
  *     what the checkpoint already covers;
- *  4. confirms a position to Postgres only after its Kafka commit.
+ *  4. confirms a position to Postgres only after its Kafka commit, and never
+ *     past the checkpoint (an idle relay moves its checkpoint first), so a
+ *     slot found ahead of the checkpoint was made by someone else.
  * Any failure tears the session down and starts over from step 0 (crash-only:
- * there is no state that a restart would not rebuild).
+ * there is no state that a restart would not rebuild). A session that ended
+ * stops at once: its producer is closed for good (a new one would fence the
+ * relay that took over), and every commit attempt checks the session first
+ * (session_lost.ts). A slot that no longer matches the checkpoint stops the
+ * relay until an operator re-baselines (slot_loss.ts, rebaseline.ts).
  *
  * @module
  */
 import { cleanupOutbox, connectService, type Sql } from "../db/mod.ts";
+import { ensureRelaySlot } from "../db/migrate.ts";
 import {
   Admin,
   createKafka,
   type KafkaJs,
   type OutgoingMessage,
+  ProducerClosedError,
   ProducerFencedError,
   RELAY_CHECKPOINT_TOPIC,
   RELAY_DLQ_TOPIC,
@@ -39,12 +47,21 @@ import {
 } from "../kit/tracing.ts";
 import { CheckpointStore } from "./checkpoint.ts";
 import type { RelayConfig } from "./config.ts";
-import { formatLsn } from "./lsn.ts";
+import { formatLsn, parseLsn } from "./lsn.ts";
 import { approximateBytes, toDeadLetter, toRecord } from "./messages.ts";
 import { RelayMetrics } from "./metrics.ts";
+import { judgeCheckpointAfterRetry, SessionLostError } from "./session_lost.ts";
+import {
+  assertNotBehindCheckpoint,
+  assertSlotNotLost,
+  assertSlotNotRecreated,
+  type SlotLossReason,
+  SlotLostError,
+} from "./slot_loss.ts";
 import { WalReader, type WalTransaction } from "./wal_reader.ts";
 
-export type RelayState = "starting" | "standby" | "active" | "stopped";
+/** `blocked`: the slot does not match the checkpoint; nothing is published (slot_loss.ts). */
+export type RelayState = "starting" | "standby" | "active" | "blocked" | "stopped";
 
 /** Raised when another relay holds the slot. */
 class SlotBusyError extends Error {
@@ -52,6 +69,12 @@ class SlotBusyError extends Error {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The later of two times (null: unknown). */
+function latest(a: Date | null, b: Date | null | undefined): Date | null {
+  if (!b) return a;
+  return a === null || b > a ? b : a;
+}
 
 function fileExists(path: string): boolean {
   try {
@@ -71,6 +94,7 @@ export class Relay {
   #stopping = false;
   #session: Session | null = null;
   #lastError: string | null = null;
+  #blocked: { reason: SlotLossReason; message: string } | null = null;
 
   constructor(cfg: RelayConfig, log: Logger) {
     this.#cfg = cfg;
@@ -100,6 +124,7 @@ export class Relay {
       walBytesBehind: this.#walBehind,
       oldestUnpublishedAgeSeconds: s?.oldestUnpublishedAge() ?? 0,
       lastError: this.#lastError,
+      blocked: this.#blocked,
     };
   }
 
@@ -112,10 +137,19 @@ export class Relay {
     let failures = 0;
     try {
       while (!this.#stopping) {
-        const session = new Session(this.#cfg, this.#kafka, this.#log, this.metrics, (state) => {
-          this.#state = state;
-          this.metrics.active.set(state === "active" ? 1 : 0);
-        }, (behind) => (this.#walBehind = behind));
+        const session = new Session(
+          this.#cfg,
+          this.#kafka,
+          this.#log,
+          this.metrics,
+          (state) => {
+            // A blocked relay stays blocked until a session has committed again.
+            this.#state = this.#blocked && state === "active" ? "blocked" : state;
+            this.metrics.active.set(this.#state === "active" ? 1 : 0);
+          },
+          (behind) => (this.#walBehind = behind),
+          () => this.#unblock(),
+        );
         this.#session = session;
         try {
           await session.run(() => this.#stopping);
@@ -130,9 +164,15 @@ export class Relay {
             await sleep(this.#cfg.standbyPollMs);
             continue;
           }
+          if (err instanceof SlotLostError) {
+            await this.#block(err);
+            continue;
+          }
           failures++;
           this.#lastError = String((err as Error)?.message ?? err);
-          const level = err instanceof ProducerFencedError ? "warn" : "error";
+          const level = err instanceof ProducerFencedError || err instanceof SessionLostError
+            ? "warn"
+            : "error";
           this.#log[level]("relay session ended; starting over", { error: err as Error, failures });
           this.#state = "starting";
           this.metrics.active.set(0);
@@ -147,6 +187,33 @@ export class Relay {
       this.#state = "stopped";
       this.metrics.active.set(0);
     }
+  }
+
+  /** Refuses to publish and says why, then looks again after a while (an operator may have re-baselined). */
+  async #block(err: SlotLostError): Promise<void> {
+    if (this.#blocked?.reason !== err.reason) {
+      this.#log.error("relay refuses to publish: the slot does not match the checkpoint", {
+        reason: err.reason,
+        error: err,
+      });
+    }
+    this.#blocked = { reason: err.reason, message: err.message };
+    this.#lastError = err.message;
+    this.#state = "blocked";
+    this.metrics.active.set(0);
+    this.metrics.blocked.reset();
+    this.metrics.blocked.set({ reason: err.reason }, 1);
+    await sleep(this.#cfg.blockedPollMs);
+  }
+
+  /** After a session's commit: whatever blocked the relay was resolved (rebaseline.ts). */
+  #unblock(): void {
+    if (!this.#blocked) return;
+    this.#log.info("slot and checkpoint match again: publishing");
+    this.#blocked = null;
+    this.#state = "active";
+    this.metrics.active.set(1);
+    this.metrics.blocked.reset();
   }
 
   /** Stops after the Kafka transaction in flight, if any. */
@@ -186,6 +253,18 @@ class Session {
   #timers: ReturnType<typeof setInterval>[] = [];
   /** True once the checkpoint is known and publishing may start. */
   #ready = false;
+  #onCommitted: () => void;
+  /** The slot's confirmed position when the session began. */
+  #slotStart = 0n;
+  /** The newest commit time the checkpoint covers (slot_loss.ts). */
+  #checkpointCommitTime: Date | null = null;
+  /** The newest commit time of the batch being committed, and of everything received. */
+  #batchCommitTime: Date | null = null;
+  #newestCommitTime: Date | null = null;
+  /** Per queued transaction: the newest commit time received up to it (it and all before). */
+  #newestUpTo = new WeakMap<WalTransaction, Date>();
+  /** Rejected when the session must end at once (a slot loss seen by the WAL reader). */
+  #lost = Promise.withResolvers<never>();
 
   constructor(
     cfg: RelayConfig,
@@ -194,8 +273,11 @@ class Session {
     metrics: RelayMetrics,
     setState: (s: RelayState) => void,
     setWalBehind: (n: number | null) => void,
+    onCommitted: () => void,
   ) {
     this.#cfg = cfg;
+    this.#onCommitted = onCommitted;
+    this.#lost.promise.catch(() => {}); // observed through run()'s race
     this.#kafka = kafka;
     this.#log = log;
     this.#metrics = metrics;
@@ -218,10 +300,13 @@ class Session {
   }
 
   async run(stopping: () => boolean): Promise<void> {
-    await this.#ensureSlot();
-    const [{ active }] = await this.#sql<{ active: boolean }[]>`
-      select active from pg_replication_slots where slot_name = ${this.#cfg.slotName}`;
-    if (active) throw new SlotBusyError(`slot ${this.#cfg.slotName} is in use`);
+    const slot = await this.#slotBeforeStreaming();
+    if (slot.active) throw new SlotBusyError(`slot ${this.#cfg.slotName} is in use`);
+    // Until the checkpoint is known, keepalives are answered with the slot's
+    // own position: confirming where the slot already is changes nothing, and
+    // a reader silent for wal_sender_timeout (5 s) is dropped, however long
+    // the checkpoint read takes (issue 15 item 4).
+    this.#slotStart = this.durableLsn = slot.confirmed;
 
     let started!: () => void;
     const start = new Promise<void>((r) => (started = r));
@@ -234,30 +319,38 @@ class Session {
       if ((err as { code?: string }).code === "55006") throw new SlotBusyError(String(err.message));
       throw err;
     });
-    await Promise.race([start, reading]);
-    this.#startAcknowledging();
-
-    // We hold the slot. Fence older instances and learn where Kafka is.
-    this.#setState("active");
-    if (this.#cfg.testCheckpointDelayMs > 0) await sleep(this.#cfg.testCheckpointDelayMs);
-    this.checkpoint = await new CheckpointStore(this.#kafka, this.#cfg.slotName).readLatest(
-      this.#producer,
-    );
-    this.#log.info("relay active", {
-      slot: this.#cfg.slotName,
-      checkpoint: this.checkpoint === null ? null : formatLsn(this.checkpoint),
+    const streamEnded = reading.then(() => {
+      if (!this.#interrupted) throw new Error("the replication stream ended");
     });
-    await this.#refreshTopics();
-    this.#startTimers();
-    this.#ready = true;
+    // A lost stream ends the session at once, not after the relay's back-off.
+    streamEnded.catch(() => {}).finally(() => this.interrupt());
+    try {
+      await Promise.race([start, streamEnded]);
+      this.#startAcknowledging();
 
-    const publishing = this.#publishLoop(stopping);
-    await Promise.race([
-      reading.then(() => {
-        if (!this.#interrupted) throw new Error("the replication stream ended");
-      }),
-      publishing,
-    ]);
+      // We hold the slot. Fence older instances and learn where Kafka is.
+      this.#setState("active");
+      if (this.#cfg.testCheckpointDelayMs > 0) await sleep(this.#cfg.testCheckpointDelayMs);
+      const cp = await new CheckpointStore(this.#kafka, this.#cfg.slotName).readLatest(
+        this.#producer,
+      );
+      assertSlotNotRecreated(this.#cfg.slotName, this.#slotStart, cp);
+      this.checkpoint = cp?.lsn ?? null;
+      this.#checkpointCommitTime = cp?.commitTime ?? null;
+      // What arrived while starting is checked now that the checkpoint is known.
+      for (const tx of this.#queue) assertNotBehindCheckpoint(tx, this.#checkpointState());
+      this.#log.info("relay active", {
+        slot: this.#cfg.slotName,
+        checkpoint: this.checkpoint === null ? null : formatLsn(this.checkpoint),
+      });
+      await this.#refreshTopics();
+      this.#startTimers();
+      this.#ready = true;
+
+      await Promise.race([streamEnded, this.#publishLoop(stopping), this.#lost.promise]);
+    } finally {
+      this.interrupt();
+    }
   }
 
   interrupt(): void {
@@ -271,7 +364,7 @@ class Session {
     this.#wake?.();
     this.#drained?.();
     await this.#reader.stop();
-    await this.#producer.disconnect();
+    await this.#producer.close();
     await this.#sql.end({ timeout: 2 }).catch(() => {});
   }
 
@@ -281,20 +374,39 @@ class Session {
     return first ? Math.max(0, (Date.now() - first.getTime()) / 1000) : 0;
   }
 
-  async #ensureSlot(): Promise<void> {
-    const slot = this.#cfg.slotName;
-    const found = await this.#sql`select 1 from pg_replication_slots where slot_name = ${slot}`;
-    if (found.length > 0) return;
-    try {
-      await this.#sql`select pg_create_logical_replication_slot(${slot}, 'pgoutput', false)`;
-      this.#log.info("created replication slot", { slot });
-    } catch (err) {
-      if ((err as { code?: string }).code !== "42710") throw err; // another relay just made it
+  /**
+   * The slot's state before streaming. A missing slot is made only on a first
+   * start: once a relay has published through it (relay.progress), making it
+   * again would silently skip what committed meanwhile (slot_loss.ts).
+   */
+  async #slotBeforeStreaming(): Promise<{ active: boolean; confirmed: bigint }> {
+    const name = this.#cfg.slotName;
+    const find = () =>
+      this.#sql<{ active: boolean; confirmed: string | null }[]>`
+        select active, confirmed_flush_lsn::text as confirmed
+        from pg_replication_slots where slot_name = ${name}`;
+    let [slot] = await find();
+    if (!slot) {
+      const [progress] = await this.#sql<{ confirmedLsn: string; updatedAt: Date }[]>`
+        select confirmed_lsn::text as "confirmedLsn", updated_at as "updatedAt"
+        from relay.progress where slot_name = ${name}`;
+      assertSlotNotLost(name, false, progress ?? null);
+      if (await ensureRelaySlot(this.#sql, name)) {
+        this.#log.info("created replication slot", { slot: name });
+      }
+      [slot] = await find();
     }
+    if (!slot?.confirmed) throw new Error(`replication slot ${name} vanished while starting`);
+    return { active: slot.active, confirmed: parseLsn(slot.confirmed) };
   }
 
   /** Called by the WAL reader for each transaction; waits while the buffer is full. */
   async #offer(tx: WalTransaction): Promise<void> {
+    if (this.#newestCommitTime === null || tx.commitTime > this.#newestCommitTime) {
+      this.#newestCommitTime = tx.commitTime;
+    }
+    this.#newestUpTo.set(tx, this.#newestCommitTime);
+    if (this.#ready && !this.#notBehindCheckpoint(tx)) return;
     while (this.queuedEvents >= this.#cfg.maxBufferedEvents && !this.#interrupted) {
       await new Promise<void>((r) => (this.#drained = r));
     }
@@ -312,6 +424,39 @@ class Session {
     this.#wake?.();
   }
 
+  /** True, or false after ending the session: `tx` is at or below a checkpoint that cannot cover it. */
+  #notBehindCheckpoint(tx: WalTransaction): boolean {
+    try {
+      assertNotBehindCheckpoint(tx, this.#checkpointState());
+      return true;
+    } catch (err) {
+      this.interrupt();
+      this.#lost.reject(err);
+      return false;
+    }
+  }
+
+  #checkpointState() {
+    return { lsn: this.checkpoint, commitTime: this.#checkpointCommitTime };
+  }
+
+  /**
+   * The position Postgres may forget: durable here, and recorded as the
+   * checkpoint (or where the slot already was). Never past the checkpoint,
+   * so that a slot ahead of it can only be one someone else made.
+   */
+  #confirmable(): bigint {
+    const recorded = this.#recordedPosition();
+    return this.durableLsn < recorded ? this.durableLsn : recorded;
+  }
+
+  /** The checkpoint, or where the slot was when we began if that is later. */
+  #recordedPosition(): bigint {
+    return this.checkpoint !== null && this.checkpoint > this.#slotStart
+      ? this.checkpoint
+      : this.#slotStart;
+  }
+
   /** See WalReader: a keepalive position is durable when nothing is pending here. */
   #onKeepalive(idleAt: bigint | null, replyNow: boolean): void {
     if (
@@ -319,7 +464,7 @@ class Session {
     ) {
       if (idleAt > this.durableLsn) this.durableLsn = idleAt;
     }
-    if (replyNow) this.#reader.acknowledge(this.durableLsn).catch(() => {});
+    if (replyNow) this.#reader.acknowledge(this.#confirmable()).catch(() => {});
   }
 
   async #publishLoop(stopping: () => boolean): Promise<void> {
@@ -330,6 +475,7 @@ class Session {
           setTimeout(r, 500);
         });
         this.#wake = null;
+        await this.#checkpointIdlePosition();
         continue;
       }
       // Wait for more events: the linger, or the rest of the pacing interval
@@ -338,8 +484,13 @@ class Session {
       const paced = this.#cfg.minTransactionIntervalMs - (Date.now() - this.#lastTransactionAt);
       const wait = Math.max(this.#cfg.lingerMs, paced);
       if (wait > 0 && this.queuedEvents < this.#cfg.maxBatchEvents) await sleep(wait);
+      if (this.#interrupted) break; // the session may have ended during the sleep
       this.#lastTransactionAt = Date.now();
       const batch = this.#takeBatch();
+      this.#batchCommitTime = latest(
+        this.#checkpointCommitTime,
+        this.#newestUpTo.get(batch.at(-1)!),
+      );
       await this.#publish(batch);
     }
   }
@@ -435,7 +586,9 @@ class Session {
     const checkpoints = new CheckpointStore(this.#kafka, this.#cfg.slotName);
     batches.push({
       topic: RELAY_CHECKPOINT_TOPIC,
-      messages: [checkpoints.record(last, this.#cfg.instanceId)],
+      messages: [
+        checkpoints.record({ lsn: last, commitTime: this.#batchCommitTime }, this.#cfg.instanceId),
+      ],
     });
 
     try {
@@ -469,19 +622,53 @@ class Session {
     }
   }
 
+  /**
+   * Idle past the checkpoint (heartbeats, keepalives): records that position
+   * as the checkpoint, alone in a transaction, so that it may be confirmed to
+   * Postgres (#confirmable). At most once per RELAY_IDLE_CHECKPOINT_MS.
+   */
+  async #checkpointIdlePosition(): Promise<void> {
+    if (!this.#ready || this.#interrupted || this.#queue.length > 0) return;
+    const last = this.durableLsn;
+    if (last <= this.#recordedPosition()) return;
+    if (Date.now() - this.#lastTransactionAt < this.#cfg.idleCheckpointMs) return;
+    this.#lastTransactionAt = Date.now();
+    this.#batchCommitTime = latest(this.#checkpointCommitTime, this.#newestCommitTime);
+    const checkpoints = new CheckpointStore(this.#kafka, this.#cfg.slotName);
+    await this.#commitWithRetry([{
+      topic: RELAY_CHECKPOINT_TOPIC,
+      messages: [
+        checkpoints.record({ lsn: last, commitTime: this.#batchCommitTime }, this.#cfg.instanceId),
+      ],
+    }], last);
+  }
+
+  /**
+   * Commits `batches` (ending at WAL position `last`), retrying until it is in
+   * Kafka. Each attempt first checks the session; an attempt after a failure
+   * makes a new producer, whose registration fences whoever holds the
+   * transactional id, so it first checks that we still hold the slot, and
+   * then lets the checkpoint decide (session_lost.ts).
+   */
   async #commitWithRetry(batches: TopicBatch[], last: bigint, spans: Span[] = []): Promise<void> {
     for (let attempt = 1;; attempt++) {
       try {
+        this.#assertSession();
         // A failed commit may have committed after all (the coordinator's
         // broker died after taking the EndTxn): sending the batch again would
         // publish it twice (found by the chaos run, chaos/). The checkpoint,
         // read back through the renewed producer (which first lets that
         // transaction finish), says whether it did.
-        if (attempt > 1 && await this.#committedAlready(last)) return;
+        if (attempt > 1 || !this.#producer.connected) await this.#assertHoldsSlot();
+        if (attempt > 1 && await this.#committedAlready(last)) return this.#committed(last);
+        this.#assertSession();
         await this.#commitOnce(batches);
-        return;
+        return this.#committed(last);
       } catch (err) {
-        if (err instanceof ProducerFencedError || this.#interrupted) throw err;
+        if (
+          err instanceof ProducerFencedError || err instanceof SessionLostError ||
+          err instanceof ProducerClosedError || this.#interrupted
+        ) throw err;
         this.#metrics.transactionRetries.inc();
         // Each traced event shows the failed attempt as a child span with the
         // error (the first three, then every tenth, as the log does).
@@ -503,6 +690,30 @@ class Session {
     }
   }
 
+  #committed(last: bigint): void {
+    this.checkpoint = last;
+    this.#checkpointCommitTime = this.#batchCommitTime;
+    this.#onCommitted();
+  }
+
+  #assertSession(): void {
+    if (this.#interrupted) throw new SessionLostError("the relay session has ended");
+  }
+
+  /** Throws SessionLostError unless our replication connection still holds the slot. */
+  async #assertHoldsSlot(): Promise<void> {
+    const mine = this.#reader.backendPid;
+    const [row] = await this.#sql<{ pid: number | null }[]>`
+      select active_pid as pid from pg_replication_slots where slot_name = ${this.#cfg.slotName}`;
+    if (mine !== null && row?.pid === mine) return;
+    this.interrupt();
+    throw new SessionLostError(
+      `slot ${this.#cfg.slotName} is no longer ours (held by ${
+        row?.pid ?? "nobody"
+      }, we were ${mine})`,
+    );
+  }
+
   /** One Kafka transaction of `batches` (RELAY_TEST_FAIL_COMMITS_FILE: a broker error in tests). */
   #commitOnce(batches: TopicBatch[]): Promise<void> {
     const faultFile = this.#cfg.testFailCommitsFile;
@@ -513,12 +724,16 @@ class Session {
     });
   }
 
-  /** True when the committed checkpoint already covers `last`. */
+  /**
+   * After a failed attempt: true when the checkpoint read back through a new
+   * producer shows the batch ending at `last` committed; throws when another
+   * relay moved it (session_lost.ts).
+   */
   async #committedAlready(last: bigint): Promise<boolean> {
-    const cp = await new CheckpointStore(this.#kafka, this.#cfg.slotName).readLatest(
+    const read = await new CheckpointStore(this.#kafka, this.#cfg.slotName).readLatest(
       this.#producer,
     );
-    return cp !== null && cp >= last;
+    return judgeCheckpointAfterRetry(this.checkpoint, read?.lsn ?? null, last) === "committed";
   }
 
   async #refreshTopics(): Promise<boolean> {
@@ -542,7 +757,7 @@ class Session {
    */
   #startAcknowledging(): void {
     this.#timers.push(setInterval(() => {
-      this.#reader.acknowledge(this.durableLsn).catch(() => {});
+      this.#reader.acknowledge(this.#confirmable()).catch(() => {});
       if (this.#ready) {
         this.#saveProgress().catch((err) =>
           this.#log.warn("saving progress failed", { error: err })
@@ -586,8 +801,8 @@ class Session {
 
   /** Records the confirmed position for operators and the outbox cleanup job. */
   async #saveProgress(): Promise<void> {
-    if (this.durableLsn === this.#progressSaved.lsn || this.durableLsn === 0n) return;
-    const lsn = this.durableLsn;
+    const lsn = this.#confirmable();
+    if (lsn === this.#progressSaved.lsn || lsn === 0n) return;
     await this.#sql`
       insert into relay.progress (slot_name, confirmed_lsn, published_until, updated_at)
       values (${this.#cfg.slotName}, ${formatLsn(lsn)}, ${this.#publishedUntil}, now())

@@ -149,6 +149,13 @@ export class WalReader {
     }
   }
 
+  /** The process id of our walsender while streaming: the slot's active_pid while we hold it. */
+  get backendPid(): number | null {
+    const client = (this.#service as unknown as { _client?: { processID?: number | null } } | null)
+      ?._client;
+    return client?.processID ?? null;
+  }
+
   /**
    * Tells Postgres everything up to `lsn` is durable elsewhere: the slot may
    * release that WAL and will not send those transactions again. Also the
