@@ -1,6 +1,5 @@
 /**
- * The Hono app every service starts from: credentials in a URL kept out of
- * the request's span (url_secrets.ts), a request id on every request and
+ * The Hono app every service starts from: a request id on every request and
  * response (`X-Request-Id`, taken from the caller when it sends a sane one),
  * a body size limit, JSON errors and 404s in the kit's one shape
  * (errors.ts), `GET /health`, and `GET /metrics` (Prometheus, kit/metrics.ts,
@@ -15,7 +14,6 @@ import { createLogger, type Logger } from "../log.ts";
 import { httpMetrics, metricsText, type Registry } from "../metrics.ts";
 import type { User } from "./auth.ts";
 import { errorHandler, HttpError, notFound } from "./errors.ts";
-import { redactUrlSecrets } from "./url_secrets.ts";
 
 /** The context variables of a kit app; `user` and `tokenExpiresAt` are set by `authenticate()` only. */
 export type AppEnv = { Variables: { requestId: string; user: User; tokenExpiresAt: number } };
@@ -58,7 +56,6 @@ export function createApp(opts: AppOptions): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.onError(errorHandler(log));
   app.notFound(notFound);
-  app.use(redactUrlSecrets());
   app.use(requestId());
   app.use(httpMetrics());
   app.use(async function nonErrorThrows(_c, next) {

@@ -29,6 +29,5 @@ export {
 } from "./errors.ts";
 export { authenticatedSocket, closeAtExpiry, TOKEN_EXPIRED_CLOSE } from "./socket.ts";
 export { BEARER_PROTOCOL, bearerProtocols, tokenFromProtocols } from "./socket_protocol.ts";
-export { redactUrl } from "./url_secrets.ts";
 export { fieldsOf, issueMessage, validate } from "./validate.ts";
 export { UserSockets } from "./user_sockets.ts";
