@@ -27,9 +27,11 @@ async function withRelay(
   name: string,
   partitions: number,
   body: (outbox: TestOutbox) => Promise<void>,
+  opts: { env?: Record<string, string>; beforeStart?: (outbox: TestOutbox) => Promise<void> } = {},
 ): Promise<void> {
   const outbox = await new TestOutbox().create(partitions);
-  const relay = new RelayProcess(outbox, name).start();
+  await opts.beforeStart?.(outbox);
+  const relay = new RelayProcess(outbox, name, opts.env).start();
   try {
     await relay.waitState("active");
     await body(outbox);
@@ -167,25 +169,17 @@ async function transactionSizes(outbox: TestOutbox): Promise<number[]> {
 Deno.test({
   name: "a relay batch is bounded by RELAY_MAX_BATCH_BYTES, not only by its count of events",
   ...chaos,
-  fn: async () => {
-    const outbox = await new TestOutbox().create(1);
-    // Five transactions of ~3 KB wait in the slot before the relay starts…
-    for (let seq = 1; seq <= 5; seq++) await outbox.insert(keyedRows("k", seq, 1, 3_000));
-    // …and would all go in its first Kafka transaction (a long linger lets
-    // them all arrive first); 4 KB of events a batch makes five.
-    const relay = new RelayProcess(outbox, "relay-batch-bytes", {
-      RELAY_MAX_BATCH_BYTES: "4096",
-      RELAY_LINGER_MS: "1000",
-    }).start();
-    try {
+  fn: () =>
+    withRelay("relay-batch-bytes", 1, async (outbox) => {
       assert.equal(await assertExactlyOnceInOrder(outbox, 30_000), 5);
       assert.deepEqual(await transactionSizes(outbox), [1, 1, 1, 1, 1]);
-    } catch (err) {
-      console.error(`relay-batch-bytes' last output:\n${relay.logs().slice(-3_000)}`);
-      throw err;
-    } finally {
-      await relay.stop();
-      await outbox.drop();
-    }
-  },
+    }, {
+      // Five transactions of ~3 KB wait in the slot before the relay starts
+      // and would all go in its first Kafka transaction (a long linger lets
+      // them all arrive first); 4 KB of events a batch makes five.
+      beforeStart: async (outbox) => {
+        for (let seq = 1; seq <= 5; seq++) await outbox.insert(keyedRows("k", seq, 1, 3_000));
+      },
+      env: { RELAY_MAX_BATCH_BYTES: "4096", RELAY_LINGER_MS: "1000" },
+    }),
 });
