@@ -14,8 +14,9 @@
  *     committed before the baseline and never reached Kafka is among them;
  *     consumers deduplicate by event id, so events that did arrive change
  *     nothing.
- * Pick --from at or before the moment the slot was lost (the relay's last
- * `relay.progress.updated_at` is a safe upper bound). The baseline is written
+ * Pick --from a few minutes before the newest event the relay published
+ * (`relay.progress.published_until`; an event carries its transaction's
+ * start time, which may precede a later commit). The baseline is written
  * first so that nothing committed meanwhile falls between the two steps; if
  * step 2 fails, run the command again.
  *
