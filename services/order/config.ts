@@ -3,8 +3,9 @@
  *
  * @module
  */
-import { envInt, envString, infraConfig } from "../../kit/env.ts";
+import { envBool, envInt, envString, infraConfig } from "../../kit/env.ts";
 import { type InboxRetentionConfig, loadInboxRetention } from "../../kit/inbox_retention.ts";
+import type { AdmissionConfig } from "./admission/admission.ts";
 
 export interface OrderConfig {
   instanceId: string;
@@ -31,18 +32,41 @@ export interface OrderConfig {
   consumerBatch: number;
   /** INBOX_RETENTION_DAYS / INBOX_CLEANUP_INTERVAL_MS: kit/inbox_retention.ts. */
   inboxRetention: InboxRetentionConfig;
+  /** Admission control of POST /orders (admission/, issue #17); null when ORDER_ADMISSION=off. */
+  admission: AdmissionConfig | null;
+}
+
+/** The admission knobs (README "Overload"); none depends on the machine. */
+function loadAdmission(deadlineMs: number): AdmissionConfig | null {
+  if (!envBool("ORDER_ADMISSION", true)) return null;
+  return {
+    deadlineMs,
+    // Accepted sagas should end within this share of the deadline.
+    targetPercent: envInt("ORDER_ADMISSION_TARGET_PERCENT", 50, 1, 100),
+    // Sagas/s assumed before the rate is measured (cold start): a floor.
+    minRatePerS: envInt("ORDER_ADMISSION_MIN_RATE", 20, 1),
+    // The completion rate is measured over this window.
+    windowMs: envInt("ORDER_ADMISSION_WINDOW_MS", 5_000, 500, 600_000),
+    // How long one reading of the signal is used by an instance.
+    refreshMs: envInt("ORDER_ADMISSION_REFRESH_MS", 200, 10, 60_000),
+    // A user may have max(this, USER_PERCENT % of the global limit) sagas in flight.
+    userMinInFlight: envInt("ORDER_ADMISSION_USER_MIN", 20, 1),
+    userPercent: envInt("ORDER_ADMISSION_USER_PERCENT", 10, 0, 100),
+  };
 }
 
 export function loadOrderConfig(): OrderConfig {
+  const sagaDeadlineMs = envInt("ORDER_SAGA_DEADLINE_MS", 15_000, 100);
   return {
     instanceId: envString("ORDER_INSTANCE_ID", `order-${Deno.pid}`),
     httpPort: envInt("ORDER_HTTP_PORT", 7101, 0, 65535),
     kafkaBrokers: infraConfig().kafkaBrokers,
-    sagaDeadlineMs: envInt("ORDER_SAGA_DEADLINE_MS", 15_000, 100),
+    sagaDeadlineMs,
     deadlineSweepMs: envInt("ORDER_DEADLINE_SWEEP_MS", 1_000, 50),
     dbPoolMax: envInt("ORDER_DB_POOL_MAX", 10, 1, 1000),
     consumerConcurrency: envInt("ORDER_CONSUMER_CONCURRENCY", 2, 1, 256),
     consumerBatch: envInt("ORDER_CONSUMER_BATCH", 100, 1, 10_000),
     inboxRetention: loadInboxRetention(),
+    admission: loadAdmission(sagaDeadlineMs),
   };
 }

@@ -8,6 +8,7 @@
  *   GET  /admin/orders/ws   WebSocket: every order's status changes, admin (websocket.ts)
  *   GET  /orders/ws         WebSocket: the caller's order status changes (websocket.ts)
  *   GET  /admin/settings/mode, PUT /admin/settings/mode   the parallel rollout switch (§4.3.5)
+ *   GET  /admin/admission   admission control's state: in flight, limit, rate (issue #17)
  * Every route needs a bearer token; users see only their own orders.
  *
  * @module
@@ -21,9 +22,13 @@ import { createApp } from "../../kit/http/app.ts";
 import { HttpError } from "../../kit/http/errors.ts";
 import { validate } from "../../kit/http/validate.ts";
 import type { Logger } from "../../kit/log.ts";
+import type { Admission } from "./admission/admission.ts";
+import { overloadedResponse, userLimitResponse } from "./admission/refusals.ts";
+import { lockedUserInFlight } from "./admission/signal.ts";
 import { chooseMode } from "./domain/mode.ts";
 import { mergedQuantityProblem, mergeLines } from "./domain/lines.ts";
 import type { OrderLine } from "./events.ts";
+import { orderAdmitted, orderRefused } from "./metrics.ts";
 import type { OrderNotifier } from "./notifications.ts";
 import { placeOrder } from "./saga_runner.ts";
 import {
@@ -81,6 +86,15 @@ export interface OrderHttpDeps {
   sagaDeadlineMs: number;
   /** When given, `GET /orders/ws` pushes status changes (websocket.ts). */
   notifier?: OrderNotifier;
+  /** When given, POST /orders admits only what can end in time (admission/). */
+  admission?: Admission;
+}
+
+/** A user's sagas in flight reached their limit: rolls the order's transaction back. */
+class UserLimitReached extends Error {
+  constructor(readonly inFlight: number) {
+    super("user limit reached");
+  }
 }
 
 function view(o: OrderRow) {
@@ -127,12 +141,22 @@ export function orderApp(deps: OrderHttpDeps) {
       const existing = await findByIdempotencyKey(sql, user.id, key);
       if (existing) return c.json(view(existing), 202);
     }
+    // Before anything is written: can this saga end within its deadline?
+    const decision = await deps.admission?.admit();
+    if (decision && !decision.admit) {
+      orderRefused("overloaded");
+      return overloadedResponse(c, decision.state, decision.retryAfterS);
+    }
     const orderId = crypto.randomUUID();
     // Finds the saga's trace in Jaeger by tag (`order.id`), e.g. for the console.
     trace.getActiveSpan()?.setAttribute("order.id", orderId);
     let order: OrderRow;
     try {
       order = await inTransaction(sql, async (tx) => {
+        if (decision) {
+          const mine = await lockedUserInFlight(tx, user.id);
+          if (mine >= decision.state.userLimit) throw new UserLimitReached(mine);
+        }
         const settings = await readModeSettings(tx);
         const mode = chooseMode({
           userId: user.id,
@@ -152,6 +176,10 @@ export function orderApp(deps: OrderHttpDeps) {
         });
       });
     } catch (err) {
+      if (err instanceof UserLimitReached && decision) {
+        orderRefused("user_limit");
+        return userLimitResponse(c, decision.state, err.inFlight);
+      }
       // Two requests with the same key at once: the second loses the unique
       // constraint and answers with the first one's order.
       if (key !== null && (err as { code?: string }).code === "23505") {
@@ -159,7 +187,10 @@ export function orderApp(deps: OrderHttpDeps) {
         if (existing) return c.json(view(existing), 202);
       }
       throw err;
+    } finally {
+      if (decision) deps.admission?.placed();
     }
+    if (decision) orderAdmitted();
     c.header("Location", `/orders/${orderId}`);
     return c.json(view(order), 202);
   });
@@ -207,6 +238,15 @@ export function orderApp(deps: OrderHttpDeps) {
     return c.json({ orders: rows.map(view) });
   });
 
+  app.get("/admin/admission", async (c) => {
+    if (!deps.admission) return c.json({ enabled: false });
+    const state = await deps.admission.state();
+    return c.json({
+      enabled: true,
+      ...state,
+      estimatedWaitMs: Number.isFinite(state.estimatedWaitMs) ? state.estimatedWaitMs : null,
+    });
+  });
   app.get("/admin/settings/mode", async (c) => c.json(await readModeSettings(sql)));
   app.put("/admin/settings/mode", validate("json", ModeBody), async (c) => {
     const settings = c.req.valid("json");

@@ -11,16 +11,22 @@ import { createLogger } from "../../kit/log.ts";
 import { COUPON_TOPIC } from "../coupon/events.ts";
 import { STOCK_TOPIC } from "../inventory/events.ts";
 import { POINT_TOPIC } from "../point/events.ts";
+import { Admission } from "./admission/admission.ts";
+import { INSTANCE_APP_PREFIX } from "./admission/signal.ts";
 import { loadOrderConfig } from "./config.ts";
 import { startDeadlineSweeper } from "./deadlines.ts";
 import { handleReply, REPLIES } from "./handlers/replies.ts";
 import { orderApp } from "./http.ts";
-import { watchBacklog } from "./metrics.ts";
+import { admissionRead, watchBacklog } from "./metrics.ts";
 import { OrderNotifier } from "./notifications.ts";
 
 const cfg = loadOrderConfig();
 const log = createLogger("order");
-const sql = connectService("order_service", { max: cfg.dbPoolMax });
+// Named per instance: admission control counts the instances (admission/signal.ts).
+const sql = connectService("order_service", {
+  max: cfg.dbPoolMax,
+  applicationName: `${INSTANCE_APP_PREFIX}${cfg.instanceId}`,
+});
 watchBacklog(sql);
 const kafka = createKafka({
   brokers: cfg.kafkaBrokers,
@@ -44,7 +50,10 @@ const replies = await startConsumer({
 const stopSweeper = startDeadlineSweeper(sql, log, cfg.deadlineSweepMs);
 const inboxCleanup = scheduleInboxCleanup({ sql, log, schema: "orders", ...cfg.inboxRetention });
 
-const app = orderApp({ sql, log, sagaDeadlineMs: cfg.sagaDeadlineMs, notifier });
+const admission = cfg.admission
+  ? Admission.onDatabase(sql, cfg.admission, { read: admissionRead })
+  : undefined;
+const app = orderApp({ sql, log, sagaDeadlineMs: cfg.sagaDeadlineMs, notifier, admission });
 const server = Deno.serve(
   { hostname: "127.0.0.1", port: cfg.httpPort, onListen: () => {} },
   app.fetch,

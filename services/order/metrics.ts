@@ -14,6 +14,13 @@
  *   from the database at scrape time, so every instance shows the same
  *   numbers: take `max()` over instances, not `sum()`.
  *
+ * - `orders_admitted_total`, `orders_refused_total{reason}` (`overloaded`: 503,
+ *   `user_limit`: 429): admission control of POST /orders (admission/); and
+ *   from each instance's last reading of the shared signal,
+ *   `orders_admission_in_flight`, `orders_admission_limit`,
+ *   `orders_admission_completion_rate` (sagas/s) and
+ *   `orders_admission_estimated_wait_seconds`.
+ *
  * The counters are counted once the transaction that made the change has
  * committed (saga_runner.ts, `afterCommit`): a change rolled back — a
  * consumer batch that failed and is handled again message by message, a
@@ -23,6 +30,7 @@
  */
 import type { Sql } from "../../db/mod.ts";
 import { client, registry } from "../../kit/metrics.ts";
+import type { AdmissionState } from "./admission/policy.ts";
 import type { SagaMode } from "./domain/saga.ts";
 
 const created = new client.Counter({
@@ -109,4 +117,60 @@ new client.Gauge({
 /** Lets the backlog gauges read the orders table (main.ts, at start). */
 export function watchBacklog(sql: Sql): void {
   backlogSql = sql;
+}
+
+const admitted = new client.Counter({
+  name: "orders_admitted_total",
+  help: "POST /orders admitted by admission control and placed (issue #17)",
+  registers: [registry],
+});
+
+const refused = new client.Counter({
+  name: "orders_refused_total",
+  help: "POST /orders refused by admission control: overloaded (503), user_limit (429)",
+  labelNames: ["reason"] as const,
+  registers: [registry],
+});
+
+const admissionGauges = {
+  inFlight: new client.Gauge({
+    name: "orders_admission_in_flight",
+    help: "Sagas in flight (PENDING or COMPENSATING) at admission's last reading",
+    registers: [registry],
+  }),
+  limit: new client.Gauge({
+    name: "orders_admission_limit",
+    help: "Most sagas in flight that can end within the admission target",
+    registers: [registry],
+  }),
+  rate: new client.Gauge({
+    name: "orders_admission_completion_rate",
+    help: "Sagas ended per second over admission's window (every instance's)",
+    registers: [registry],
+  }),
+  wait: new client.Gauge({
+    name: "orders_admission_estimated_wait_seconds",
+    help: "What a saga starting now would wait, in flight / completion rate (-1: nothing ends)",
+    registers: [registry],
+  }),
+};
+
+/** An order was admitted and placed. */
+export function orderAdmitted(): void {
+  admitted.inc();
+}
+
+/** An order was refused by admission control. */
+export function orderRefused(reason: "overloaded" | "user_limit"): void {
+  refused.inc({ reason });
+}
+
+/** Admission read the shared signal (admission/admission.ts). */
+export function admissionRead(state: AdmissionState): void {
+  admissionGauges.inFlight.set(state.inFlight);
+  admissionGauges.limit.set(state.limit);
+  admissionGauges.rate.set(state.completionRatePerS);
+  admissionGauges.wait.set(
+    Number.isFinite(state.estimatedWaitMs) ? state.estimatedWaitMs / 1000 : -1,
+  );
 }
