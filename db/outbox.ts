@@ -135,10 +135,7 @@ export function validateEvent(event: OutboxEvent): void {
  */
 export async function appendOutbox(tx: Tx, event: OutboxEvent): Promise<string> {
   assertTransaction(tx, "appendOutbox()");
-  validateEvent(event);
-  const headers: Record<string, string> = { ...event.headers };
-  propagation.inject(context.active(), headers);
-  const eventId = crypto.randomUUID();
+  const { eventId, headers } = outboxRow(event);
   await tx`
     insert into outbox
       (event_id, aggregate_type, aggregate_id, event_type, topic, key, payload, headers)
@@ -147,4 +144,56 @@ export async function appendOutbox(tx: Tx, event: OutboxEvent): Promise<string> 
        ${event.topic}, ${event.key}, ${tx.json(event.payload as JSONValue)},
        ${tx.json(headers)})`;
   return eventId;
+}
+
+/** An event made ready for its outbox row: validated, with its id and the trace context. */
+interface OutboxRow {
+  eventId: string;
+  aggregateType: string;
+  aggregateId: string;
+  eventType: string;
+  topic: string;
+  key: string;
+  payload: object;
+  headers: Record<string, string>;
+}
+
+/** Validates `event` (InvalidEventError) and gives it an id and the current trace context. */
+function outboxRow(event: OutboxEvent): OutboxRow {
+  validateEvent(event);
+  const headers: Record<string, string> = { ...event.headers };
+  propagation.inject(context.active(), headers);
+  return {
+    eventId: crypto.randomUUID(),
+    aggregateType: event.aggregateType,
+    aggregateId: event.aggregateId,
+    eventType: event.eventType,
+    topic: event.topic,
+    key: event.key,
+    payload: event.payload,
+    headers,
+  };
+}
+
+/**
+ * The insert of `events` into the outbox, in their order, as a fragment of
+ * one statement — a data-modifying CTE beside the state change they announce
+ * (`with s as (update …), e as (${outboxInsert(tx, events)}) select …`), so a
+ * change and its events cost one round trip and one statement (issue 16).
+ * Every event is validated (InvalidEventError) and stamped like
+ * {@link appendOutbox}'s before the fragment exists, so a bad one throws with
+ * nothing sent; no events insert nothing. Each row's `created_at` is its own
+ * `clock_timestamp()`, rising in the events' order.
+ */
+export function outboxInsert(tx: Tx, events: readonly OutboxEvent[]) {
+  assertTransaction(tx, "outboxInsert()");
+  const rows = events.map(outboxRow);
+  return tx`
+    insert into outbox
+      (event_id, aggregate_type, aggregate_id, event_type, topic, key, payload, headers)
+    select (e->>'eventId')::uuid, e->>'aggregateType', e->>'aggregateId', e->>'eventType',
+           e->>'topic', e->>'key', e->'payload', e->'headers'
+    from jsonb_array_elements(${tx.json(rows as unknown as JSONValue)}::jsonb)
+      with ordinality as r(e, i)
+    order by r.i`;
 }

@@ -6,15 +6,15 @@
  * the outbox. So a crash at any point leaves either all of it or none, and
  * any instance can carry on any saga.
  *
- * The writes of one change are pipelined: issued together on the
- * transaction's connection (postgres.js sends them back to back, Postgres
- * runs them in that order), so a change costs a few round trips, not one per
- * row. The outbox rows keep the order they are issued in.
+ * The writes of one change are ONE statement (store.ts: data-modifying
+ * CTEs): the order row, its history notes and its outbox events in the
+ * order they are made, so a change costs one round trip and one statement
+ * whatever it writes (issue 16 item 4); a reply costs one more, the lock.
  *
  * @module
  */
 import { afterCommit } from "../../db/after_commit.ts";
-import { appendOutbox, type OutboxEvent, type Tx } from "../../db/mod.ts";
+import type { OutboxEvent, Tx } from "../../db/mod.ts";
 import { markSpan } from "../../kit/tracing.ts";
 import { COUPON_TOPIC, CouponEvents } from "../coupon/events.ts";
 import { COMPENSATION_TOPIC, STOCK_TOPIC, StockEvents } from "../inventory/events.ts";
@@ -29,7 +29,7 @@ import {
 } from "./domain/saga.ts";
 import { ORDER_TOPIC, OrderEvents, type OrderLine } from "./events.ts";
 import { orderCreated, orderFinished } from "./metrics.ts";
-import { addHistory, insertOrder, lockOrder, type OrderRow, saveSaga } from "./store.ts";
+import { insertOrder, lockOrder, type OrderRow, saveSagaChange } from "./store.ts";
 
 export interface PlaceOrder {
   orderId: string;
@@ -62,25 +62,24 @@ export async function placeOrder(tx: Tx, p: PlaceOrder): Promise<OrderRow> {
     idempotencyKey: p.idempotencyKey,
     deadlineAt: new Date(Date.now() + p.deadlineMs),
   };
-  const [stored] = await Promise.all([
-    insertOrder(tx, order),
-    appendOutbox(tx, {
-      aggregateType: "order",
-      aggregateId: p.orderId,
-      eventType: OrderEvents.Placed,
-      topic: ORDER_TOPIC,
-      key: p.userId,
-      payload: {
-        orderId: p.orderId,
-        userId: p.userId,
-        items: p.items,
-        couponId: p.couponId,
-        points: p.points,
-        mode: p.mode,
-      },
-    }),
-    addHistory(tx, p.orderId, ["order placed", ...t.notes]),
-    publish(tx, order, t.commands),
+  const placed: OutboxEvent = {
+    aggregateType: "order",
+    aggregateId: p.orderId,
+    eventType: OrderEvents.Placed,
+    topic: ORDER_TOPIC,
+    key: p.userId,
+    payload: {
+      orderId: p.orderId,
+      userId: p.userId,
+      items: p.items,
+      couponId: p.couponId,
+      points: p.points,
+      mode: p.mode,
+    },
+  };
+  const stored = await insertOrder(tx, order, ["order placed", ...t.notes], [
+    placed,
+    ...commandEvents(order, t.commands),
   ]);
   afterCommit(tx, () => orderCreated(p.mode));
   return stored;
@@ -101,11 +100,9 @@ export async function applyToSaga(
   if (!order) return false;
   const t = advance(order.saga, input);
   if (t.notes.length === 0) return false;
-  const writes: Promise<unknown>[] = [
-    saveSaga(tx, orderId, t.saga),
-    addHistory(tx, orderId, t.notes, detail),
-    publish(tx, order, t.commands),
-  ];
+  // Every event is made before anything is written: a mistake in the making
+  // throws here, with nothing of this change sent.
+  const events = commandEvents(order, t.commands);
   if (t.saga.status !== order.status) {
     if (t.saga.status === "COMPLETED" || t.saga.status === "CANCELLED") {
       const status = t.saga.status;
@@ -119,44 +116,30 @@ export async function applyToSaga(
       markSpan(`order ${t.saga.status}`, { "order.id": orderId, "order.mode": order.mode });
     }
     if (t.saga.status === "COMPLETED") {
-      writes.push(appendOutbox(tx, {
+      events.push({
         aggregateType: "order",
         aggregateId: orderId,
         eventType: OrderEvents.Completed,
         topic: ORDER_TOPIC,
         key: order.userId,
         payload: { orderId, userId: order.userId },
-      }));
+      });
     } else if (t.saga.status === "CANCELLED") {
-      writes.push(appendOutbox(tx, {
+      events.push({
         aggregateType: "order",
         aggregateId: orderId,
         eventType: OrderEvents.Cancelled,
         topic: ORDER_TOPIC,
         key: order.userId,
         payload: { orderId, userId: order.userId, reason: t.saga.reason ?? "cancelled" },
-      }));
+      });
     }
   }
-  await Promise.all(writes);
+  await saveSagaChange(tx, orderId, { saga: t.saga, notes: t.notes, detail, events });
   return true;
 }
 
-/**
- * Turns saga commands into the participants' events (their contracts),
- * written in the commands' order; the inserts are issued together.
- */
-async function publish(
-  tx: Tx,
-  order: Pick<OrderRow, "id" | "userId" | "items" | "couponId" | "points">,
-  commands: Command[],
-): Promise<void> {
-  // Every event is made before any is written: a mistake in the making
-  // throws here, with no insert of this change in flight.
-  const events = commandEvents(order, commands);
-  await Promise.all(events.map((e) => appendOutbox(tx, e)));
-}
-
+/** The participants' events (their contracts) for saga commands, in the commands' order. */
 function commandEvents(
   order: Pick<OrderRow, "id" | "userId" | "items" | "couponId" | "points">,
   commands: Command[],

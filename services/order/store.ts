@@ -4,7 +4,8 @@
  *
  * @module
  */
-import type { Sql, Tx } from "../../db/mod.ts";
+import type { OutboxEvent, Sql, Tx } from "../../db/mod.ts";
+import { outboxInsert } from "../../db/outbox.ts";
 import type { ModeSettings } from "./domain/mode.ts";
 import type { Saga, SagaMode, SagaStatus } from "./domain/saga.ts";
 import type { OrderLine } from "./events.ts";
@@ -54,18 +55,28 @@ function toOrder(r: any): OrderRow {
   };
 }
 
-/** Stores a new order; returns it as stored (its timestamps), so no read is needed after. */
+/**
+ * Stores a new order with its first history notes and outbox events (its
+ * OrderPlaced and requests, in that order) in ONE statement — one round trip
+ * (issue 16 item 4); returns the order as stored (its timestamps), so no
+ * read is needed after.
+ */
 export async function insertOrder(
   tx: Tx,
   o: Omit<OrderRow, "createdAt" | "updatedAt" | "finishedAt" | "reason">,
+  notes: string[],
+  events: readonly OutboxEvent[],
 ): Promise<OrderRow> {
   const [r] = await tx`
-    insert into orders (id, user_id, status, mode, items, coupon_id, points, saga, idempotency_key, deadline_at)
-    values (${o.id}, ${o.userId}, ${o.status}, ${o.mode}, ${
+    with o as (
+      insert into orders (id, user_id, status, mode, items, coupon_id, points, saga, idempotency_key, deadline_at)
+      values (${o.id}, ${o.userId}, ${o.status}, ${o.mode}, ${
     tx.json(o.items as never)
   }, ${o.couponId},
-            ${o.points}, ${tx.json(o.saga as never)}, ${o.idempotencyKey}, ${o.deadlineAt})
-    returning *`;
+              ${o.points}, ${tx.json(o.saga as never)}, ${o.idempotencyKey}, ${o.deadlineAt})
+      returning *
+    ), h as (${historyInsert(tx, o.id, notes, null)}), e as (${outboxInsert(tx, events)})
+    select * from o`;
   return toOrder(r);
 }
 
@@ -75,28 +86,41 @@ export async function lockOrder(tx: Tx, id: string): Promise<OrderRow | null> {
   return r ? toOrder(r) : null;
 }
 
-export async function saveSaga(tx: Tx, id: string, saga: Saga): Promise<void> {
+/**
+ * Saves a change of the (locked) order's saga with its history notes and the
+ * outbox events it causes (next requests, undos, the outcome), in ONE
+ * statement — one round trip however many rows (issue 16 item 4).
+ */
+export async function saveSagaChange(
+  tx: Tx,
+  id: string,
+  change: { saga: Saga; notes: string[]; detail?: unknown; events: readonly OutboxEvent[] },
+): Promise<void> {
+  const { saga } = change;
   const final = saga.status === "COMPLETED" || saga.status === "CANCELLED";
+  const detail = change.detail === undefined ? null : change.detail;
   await tx`
-    update orders
-    set saga = ${tx.json(saga as never)}, status = ${saga.status}, reason = ${saga.reason ?? null},
-        updated_at = clock_timestamp(),
-        finished_at = case when ${final} and finished_at is null then clock_timestamp() else finished_at end
-    where id = ${id}`;
+    with s as (
+      update orders
+      set saga = ${tx.json(saga as never)}, status = ${saga.status}, reason = ${
+    saga.reason ?? null
+  },
+          updated_at = clock_timestamp(),
+          finished_at = case when ${final} and finished_at is null then clock_timestamp() else finished_at end
+      where id = ${id}
+    ), h as (${historyInsert(tx, id, change.notes, detail)}), e as (${
+    outboxInsert(tx, change.events)
+  })
+    select 1`;
 }
 
-/** Appends `notes` to the order's history, in order, in one statement. */
-export async function addHistory(
-  tx: Tx,
-  orderId: string,
-  notes: string[],
-  detail?: unknown,
-): Promise<void> {
-  if (notes.length === 0) return;
-  await tx`insert into order_history (order_id, note, detail)
-           select ${orderId}, n.note, ${detail === undefined ? null : tx.json(detail as never)}
-           from unnest(${notes}::text[]) with ordinality as n(note, i)
-           order by n.i`;
+/** Appends `notes` to the order's history in their order: a fragment for one statement. */
+function historyInsert(tx: Tx, orderId: string, notes: string[], detail: unknown) {
+  return tx`
+    insert into order_history (order_id, note, detail)
+    select ${orderId}::uuid, n.note, ${detail === null ? null : tx.json(detail as never)}::jsonb
+    from unnest(${notes}::text[]) with ordinality as n(note, i)
+    order by n.i`;
 }
 
 export async function findOrder(db: Db, id: string): Promise<OrderRow | null> {
