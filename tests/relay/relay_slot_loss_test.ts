@@ -54,30 +54,44 @@ async function pgNow(outbox: TestOutbox): Promise<Date> {
   return now;
 }
 
-/** A relay for `outbox` that looks again soon after refusing. */
-function relayFor(outbox: TestOutbox, name: string): RelayProcess {
-  return new RelayProcess(outbox, name, { RELAY_BLOCKED_POLL_MS: "500" });
+interface Published {
+  outbox: TestOutbox;
+  collector: Collector;
+  /** Stopped; it looks again soon after refusing once started. */
+  relay: RelayProcess;
+  /** Before the first event: where a rebaseline starts. */
+  from: Date;
+  first: string;
+}
+
+/** Runs `fn` after a relay published one event through its slot and stopped; cleans up. */
+async function afterOnePublished(name: string, fn: (p: Published) => Promise<void>) {
+  const outbox = await new TestOutbox().create(3);
+  const collector = await new Collector(testKafka(name), [outbox.topic]).start();
+  const relay = new RelayProcess(outbox, name, { RELAY_BLOCKED_POLL_MS: "500" }).start();
+  try {
+    const from = await pgNow(outbox);
+    const [first] = await outbox.insert([{ key: "k", payload: { n: 1 } }]);
+    await collector.until("the first event", () => published(collector).has(first));
+    await eventually("the relay's progress row", async () => {
+      const rows = await outbox.sql`select 1 from relay.progress where slot_name = ${outbox.slot}`;
+      return rows.length > 0 ? true : undefined;
+    });
+    await relay.stop();
+    await fn({ outbox, collector, relay, from, first });
+  } finally {
+    await relay.stop();
+    await collector.stop();
+    await outbox.drop();
+  }
 }
 
 Deno.test({
   name:
     "a dropped slot is not made again by the relay, a re-created one stops it, and rebaseline republishes what the gap lost",
   ...chaos,
-  fn: async () => {
-    const outbox = await new TestOutbox().create(3);
-    const collector = await new Collector(testKafka("slot-loss"), [outbox.topic]).start();
-    const relay = relayFor(outbox, "relay-slot-lost").start();
-    try {
-      const from = await pgNow(outbox);
-      const [first] = await outbox.insert([{ key: "k", payload: { n: 1 } }]);
-      await collector.until("the first event", () => published(collector).has(first));
-      await eventually("the relay's progress row", async () => {
-        const rows = await outbox
-          .sql`select 1 from relay.progress where slot_name = ${outbox.slot}`;
-        return rows.length > 0 ? true : undefined;
-      });
-      await relay.stop();
-
+  fn: () =>
+    afterOnePublished("relay-slot-lost", async ({ outbox, collector, relay, from, first }) => {
       // The slot is dropped; what commits now is in no slot.
       await outbox.sql`select pg_drop_replication_slot(${outbox.slot})`;
       const [gap] = await outbox.insert([{ key: "k", payload: { n: 2 } }]);
@@ -103,28 +117,15 @@ Deno.test({
         "every stored event, the lost one included",
         () => [first, gap, after, later].every((id) => published(collector).has(id)),
       );
-    } finally {
-      await relay.stop();
-      await collector.stop();
-      await outbox.drop();
-    }
-  },
+    }),
 });
 
 Deno.test({
   name:
     "a WAL behind the checkpoint (a restore) stops the relay instead of skipping new events, until rebaseline",
   ...chaos,
-  fn: async () => {
-    const outbox = await new TestOutbox().create(3);
-    const collector = await new Collector(testKafka("wal-behind"), [outbox.topic]).start();
-    const relay = relayFor(outbox, "relay-wal-behind").start();
-    try {
-      const from = await pgNow(outbox);
-      const [first] = await outbox.insert([{ key: "k", payload: { n: 1 } }]);
-      await collector.until("the first event", () => published(collector).has(first));
-      await relay.stop();
-
+  fn: () =>
+    afterOnePublished("relay-wal-behind", async ({ outbox, collector, relay, from, first }) => {
       // As after a restore from a backup: Kafka holds a checkpoint that the
       // (restored) WAL has not reached yet.
       const [{ wal }] = await outbox.sql<
@@ -159,10 +160,5 @@ Deno.test({
       );
       const payloads = collector.messages.map((m) => JSON.parse(valueText(m)!).payload.n);
       assert.ok(payloads.includes(3), "the relay publishes again after the new baseline");
-    } finally {
-      await relay.stop();
-      await collector.stop();
-      await outbox.drop();
-    }
-  },
+    }),
 });
