@@ -6,6 +6,7 @@
 import { envBool, envInt, envString, infraConfig } from "../../kit/env.ts";
 import { type InboxRetentionConfig, loadInboxRetention } from "../../kit/inbox_retention.ts";
 import type { AdmissionConfig } from "./admission/admission.ts";
+import type { SweepBounds } from "./deadlines.ts";
 
 export interface OrderConfig {
   instanceId: string;
@@ -15,6 +16,11 @@ export interface OrderConfig {
   sagaDeadlineMs: number;
   /** How often overdue sagas are looked for. */
   deadlineSweepMs: number;
+  /**
+   * ORDER_DEADLINE_SWEEP_BATCH / ORDER_DEADLINE_SWEEP_MAX: overdue sagas given
+   * up per transaction (10) and per pass (100) — a pass's work is bounded.
+   */
+  deadlineSweep: SweepBounds;
   /** ORDER_DB_POOL_MAX: most Postgres connections (default 10). */
   dbPoolMax: number;
   /**
@@ -63,6 +69,10 @@ export function loadOrderConfig(): OrderConfig {
     kafkaBrokers: infraConfig().kafkaBrokers,
     sagaDeadlineMs,
     deadlineSweepMs: envInt("ORDER_DEADLINE_SWEEP_MS", 1_000, 50),
+    deadlineSweep: {
+      batch: envInt("ORDER_DEADLINE_SWEEP_BATCH", 10, 1, 1_000),
+      maxPerPass: envInt("ORDER_DEADLINE_SWEEP_MAX", 100, 1, 100_000),
+    },
     dbPoolMax: envInt("ORDER_DB_POOL_MAX", 10, 1, 1000),
     consumerConcurrency: envInt("ORDER_CONSUMER_CONCURRENCY", 2, 1, 256),
     consumerBatch: envInt("ORDER_CONSUMER_BATCH", 100, 1, 10_000),

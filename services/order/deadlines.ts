@@ -13,8 +13,36 @@ import { contextFromHeaders, inSpan } from "../../kit/tracing.ts";
 import { applyToSaga } from "./saga_runner.ts";
 import { lockOverdue } from "./store.ts";
 
-/** Gives up on up to `limit` overdue sagas; returns how many. */
-export async function sweepOverdue(sql: Sql, limit = 100): Promise<number> {
+/**
+ * How much one pass of the sweeper may do (issue #17). Under overload many
+ * sagas can pass their deadline at once; a pass gives them up `batch` per
+ * transaction — so it never holds many sagas locked against their replies,
+ * nor one of the pool's connections for long — and at most `maxPerPass` of
+ * them, oldest deadline first, before it yields to the next pass.
+ */
+export interface SweepBounds {
+  batch: number;
+  maxPerPass: number;
+}
+
+const DEFAULT_BOUNDS: SweepBounds = { batch: 10, maxPerPass: 100 };
+
+/** Gives up on up to `bounds.maxPerPass` overdue sagas; returns how many. */
+export async function sweepOverdue(
+  sql: Sql,
+  bounds: SweepBounds = DEFAULT_BOUNDS,
+): Promise<number> {
+  let swept = 0;
+  while (swept < bounds.maxPerPass) {
+    const n = await sweepBatch(sql, Math.min(bounds.batch, bounds.maxPerPass - swept));
+    swept += n;
+    if (n === 0) break;
+  }
+  return swept;
+}
+
+/** One transaction: gives up on up to `limit` overdue sagas. */
+async function sweepBatch(sql: Sql, limit: number): Promise<number> {
   return await inTransaction(sql, async (tx) => {
     const overdue = await lockOverdue(tx, limit);
     for (const order of overdue) {
@@ -34,13 +62,18 @@ export async function sweepOverdue(sql: Sql, limit = 100): Promise<number> {
 }
 
 /** Sweeps every `everyMs` until the returned stop function is called. */
-export function startDeadlineSweeper(sql: Sql, log: Logger, everyMs: number): () => void {
+export function startDeadlineSweeper(
+  sql: Sql,
+  log: Logger,
+  everyMs: number,
+  bounds: SweepBounds = DEFAULT_BOUNDS,
+): () => void {
   let stopped = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const loop = async () => {
     if (stopped) return;
     try {
-      const n = await sweepOverdue(sql);
+      const n = await sweepOverdue(sql, bounds);
       if (n > 0) log.info("sagas past their deadline given up", { count: n });
     } catch (err) {
       log.warn("deadline sweep failed", { error: err as Error });

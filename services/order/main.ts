@@ -47,7 +47,7 @@ const replies = await startConsumer({
   batchMessages: cfg.consumerBatch,
   handlers: Object.fromEntries(Object.keys(REPLIES).map((type) => [type, handleReply])),
 });
-const stopSweeper = startDeadlineSweeper(sql, log, cfg.deadlineSweepMs);
+const stopSweeper = startDeadlineSweeper(sql, log, cfg.deadlineSweepMs, cfg.deadlineSweep);
 const inboxCleanup = scheduleInboxCleanup({ sql, log, schema: "orders", ...cfg.inboxRetention });
 
 const admission = cfg.admission
