@@ -22,7 +22,7 @@
 
 /** What every order instance reads from the database (signal.ts). */
 export interface AdmissionSignal {
-  /** Orders PENDING or COMPENSATING: sagas in flight, every instance's. */
+  /** Orders PENDING or COMPENSATING within their deadline: sagas in flight, every instance's. */
   inFlight: number;
   /** Age of the oldest of them (0 when none). */
   oldestAgeMs: number;

@@ -5,6 +5,12 @@
  * the window (index `orders_finished`, migration 0017), and how many order
  * instances are connected.
  *
+ * "In flight" is a saga not ended whose deadline has not passed: the ones a
+ * new saga queues behind. One past its deadline is the sweeper's (it is given
+ * up at once, deadlines.ts); counting it would let orders stranded while no
+ * order instance ran — or a participant's outage — refuse every new order
+ * until they are swept, with nothing finishing to raise the measured rate.
+ *
  * @module
  */
 import type { Sql, Tx } from "../../../db/mod.ts";
@@ -27,7 +33,8 @@ export async function readAdmissionSignal(sql: Sql, windowMs: number): Promise<A
             where application_name like ${INSTANCE_APP_PREFIX + "%"}) as instances
     from (select count(*)::int as in_flight,
                  (extract(epoch from clock_timestamp() - min(created_at)) * 1000)::float8 as oldest_ms
-          from orders where status in ('PENDING', 'COMPENSATING')) w`;
+          from orders
+          where status in ('PENDING', 'COMPENSATING') and deadline_at > clock_timestamp()) w`;
   return {
     inFlight: r.in_flight,
     oldestAgeMs: Math.max(0, r.oldest_ms ?? 0),
@@ -47,6 +54,7 @@ export async function lockedUserInFlight(tx: Tx, userId: string): Promise<number
   await tx`select pg_advisory_xact_lock(hashtextextended(${"order-admission:" + userId}, 0))`;
   const [r] = await tx<{ n: number }[]>`
     select count(*)::int as n from orders
-    where user_id = ${userId} and status in ('PENDING', 'COMPENSATING')`;
+    where user_id = ${userId} and status in ('PENDING', 'COMPENSATING')
+      and deadline_at > clock_timestamp()`;
   return r.n;
 }
