@@ -54,10 +54,48 @@ export interface BrokerHealth {
   up: boolean;
 }
 
+/** An order instance's admission control (issue #17; services/order/metrics.ts). */
+export interface AdmissionSummary {
+  process: string;
+  /** `refusing` while the sagas in flight are at the limit. */
+  state: "admitting" | "refusing";
+  inFlight: number;
+  limit: number;
+  completionRatePerS: number;
+  /** In flight / completion rate; -1 when nothing ends. */
+  estimatedWaitSeconds: number;
+  admitted: number;
+  refusedOverloaded: number;
+  refusedUserLimit: number;
+}
+
 export interface SystemSummary {
   consumerLag: ConsumerLag[];
   breakers: BreakerState[];
   brokers: BrokerHealth[];
+  admission: AdmissionSummary[];
+}
+
+/** The admission figures of one process's samples, or undefined when it has none. */
+function admissionOf(process: string, samples: Sample[]): AdmissionSummary | undefined {
+  const value = (name: string, labels: Record<string, string> = {}) =>
+    samples.find((s) =>
+      s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v)
+    )?.value;
+  const limit = value("orders_admission_limit");
+  if (limit === undefined) return undefined;
+  const inFlight = value("orders_admission_in_flight") ?? 0;
+  return {
+    process,
+    state: inFlight >= limit ? "refusing" : "admitting",
+    inFlight,
+    limit,
+    completionRatePerS: value("orders_admission_completion_rate") ?? 0,
+    estimatedWaitSeconds: value("orders_admission_estimated_wait_seconds") ?? 0,
+    admitted: value("orders_admitted_total") ?? 0,
+    refusedOverloaded: value("orders_refused_total", { reason: "overloaded" }) ?? 0,
+    refusedUserLimit: value("orders_refused_total", { reason: "user_limit" }) ?? 0,
+  };
 }
 
 /** kit/metrics.ts `circuit_breaker_state`: 0 closed, 1 half-open, 2 open. */
@@ -75,7 +113,10 @@ export function summarize(byProcess: Record<string, Sample[]>): SystemSummary {
   const consumerLag: ConsumerLag[] = [];
   const breakers: BreakerState[] = [];
   const brokers: BrokerHealth[] = [];
+  const admission: AdmissionSummary[] = [];
   for (const [process, samples] of Object.entries(byProcess)) {
+    const admitting = admissionOf(process, samples);
+    if (admitting) admission.push(admitting);
     const lag = new Map<string, ConsumerLag>();
     for (const s of samples) {
       const n = s.name.toLowerCase();
@@ -101,5 +142,5 @@ export function summarize(byProcess: Record<string, Sample[]>): SystemSummary {
     }
     consumerLag.push(...lag.values());
   }
-  return { consumerLag, breakers, brokers };
+  return { consumerLag, breakers, brokers, admission };
 }

@@ -39,3 +39,26 @@ Deno.test("the system summary: lag per group and topic, breaker states", () => {
   ]);
   assert.deepEqual(sum.brokers, []);
 });
+
+Deno.test("the system summary: admission state of each order instance", () => {
+  const order = parsePrometheus(`orders_admission_in_flight 120
+orders_admission_limit 100
+orders_admission_completion_rate 40.5
+orders_admission_estimated_wait_seconds 2.96
+orders_admitted_total 900
+orders_refused_total{reason="overloaded"} 31
+orders_refused_total{reason="user_limit"} 2
+`);
+  const sum = summarize({ order, inventory: parsePrometheus(TEXT) });
+  assert.deepEqual(sum.admission, [{
+    process: "order",
+    state: "refusing",
+    inFlight: 120,
+    limit: 100,
+    completionRatePerS: 40.5,
+    estimatedWaitSeconds: 2.96,
+    admitted: 900,
+    refusedOverloaded: 31,
+    refusedUserLimit: 2,
+  }]);
+});

@@ -1038,6 +1038,28 @@ function systemView() {
           "",
         ),
         table(
+          "Admission of new orders (POST /orders)",
+          [
+            "Order instance",
+            "State",
+            "In flight / limit",
+            "Ending/s",
+            "Estimated wait",
+            "Admitted",
+            "Refused 503 / 429",
+          ],
+          (s.admission ?? []).map((a) => [
+            a.process,
+            badge(a.state),
+            `${a.inFlight} / ${a.limit}`,
+            String(Math.round(a.completionRatePerS * 10) / 10),
+            a.estimatedWaitSeconds < 0 ? "∞" : `${Math.round(a.estimatedWaitSeconds * 10) / 10} s`,
+            String(a.admitted),
+            `${a.refusedOverloaded} / ${a.refusedUserLimit}`,
+          ]),
+          "No order instance exports admission figures (ORDER_ADMISSION=off, or not read yet).",
+        ),
+        table(
           "Consumer lag per group",
           ["Group", "Topic", "Lag (messages)", "From"],
           s.consumerLag.map((l) => [l.group, l.topic ?? "all", String(l.lag), l.process]),
