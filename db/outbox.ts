@@ -8,7 +8,7 @@
  * @module
  */
 import { context, propagation } from "@opentelemetry/api";
-import type { JSONValue } from "postgres";
+import type { JSONValue, PendingQuery, Row } from "postgres";
 import { EVENT_TOPICS } from "../kafka/topics.ts";
 import { assertTransaction, type Tx } from "./transaction.ts";
 
@@ -196,4 +196,22 @@ export function outboxInsert(tx: Tx, events: readonly OutboxEvent[]) {
     from jsonb_array_elements(${tx.json(rows as unknown as JSONValue)}::jsonb)
       with ordinality as r(e, i)
     order by r.i`;
+}
+
+/**
+ * `change` — an insert, update or delete not yet awaited (a postgres.js
+ * fragment) — and the outbox insert of `events`, run as ONE statement: a
+ * state change and the events announcing it in one round trip (issue 16).
+ *
+ * @example
+ * ```ts ignore
+ * await withOutbox(tx, tx`update deductions set state = 'DEDUCTED' where …`, [reply]);
+ * ```
+ */
+export async function withOutbox(
+  tx: Tx,
+  change: PendingQuery<Row[]>,
+  events: readonly OutboxEvent[],
+): Promise<void> {
+  await tx`with c as (${change}), e as (${outboxInsert(tx, events)}) select 1`;
 }

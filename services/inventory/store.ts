@@ -78,18 +78,6 @@ export async function listProducts(
   return rows.map(toProduct);
 }
 
-/**
- * Takes `quantity` from the product's stock if it has that much, in one
- * statement (no read-then-write race): true when it did.
- */
-export async function takeStock(tx: Tx, productId: string, quantity: number): Promise<boolean> {
-  const rows = await tx`
-    update products set stock = stock - ${quantity}, updated_at = now()
-    where id = ${productId} and stock >= ${quantity}
-    returning id`;
-  return rows.length === 1;
-}
-
 /** Gives `quantity` back to the product; throws if the product is gone. */
 export async function giveBackStock(tx: Tx, productId: string, quantity: number): Promise<void> {
   const rows = await tx`
@@ -99,11 +87,6 @@ export async function giveBackStock(tx: Tx, productId: string, quantity: number)
   if (rows.length !== 1) {
     throw new Error(`cannot give ${quantity} back to product ${productId}: it no longer exists`);
   }
-}
-
-export async function productExists(db: Db, productId: string): Promise<boolean> {
-  const rows = await db`select 1 from products where id = ${productId}`;
-  return rows.length === 1;
 }
 
 /**
@@ -123,6 +106,42 @@ export async function claimLine(
     on conflict (order_id, line) do nothing
     returning order_id`;
   return rows.length === 1;
+}
+
+/** What a first look at a deduction request found and did (claimAndTakeStock). */
+export interface StockAttempt {
+  /** The line was new: this request recorded it (PENDING) and owns its answer. */
+  claimed: boolean;
+  /** Claimed, and the stock had the quantity: it is taken. */
+  taken: boolean;
+  /** The product exists (for the reason of a refusal). */
+  productExists: boolean;
+}
+
+/**
+ * {@link claimLine} as PENDING and, only when that recorded the line,
+ * takes `quantity` from the product's stock if it has that much (the guarded
+ * update: no read-then-write race), in ONE statement (issue 16 item 4): a
+ * deduction request's first round trip. A line already known takes nothing.
+ */
+export async function claimAndTakeStock(
+  tx: Tx,
+  l: { orderId: string; line: number; productId: string; quantity: number },
+): Promise<StockAttempt> {
+  const [r] = await tx<StockAttempt[]>`
+    with claim as (
+      insert into deductions (order_id, line, product_id, quantity, state)
+      values (${l.orderId}, ${l.line}, ${l.productId}, ${l.quantity}, 'PENDING')
+      on conflict (order_id, line) do nothing
+      returning order_id
+    ), take as (
+      update products set stock = stock - ${l.quantity}, updated_at = now()
+      where id = ${l.productId} and stock >= ${l.quantity} and exists (select from claim)
+      returning id
+    )
+    select exists (select from claim) as claimed, exists (select from take) as taken,
+           exists (select from products where id = ${l.productId}) as "productExists"`;
+  return r;
 }
 
 interface LineRow {
@@ -154,14 +173,18 @@ export async function lockLine(tx: Tx, orderId: string, line: number): Promise<L
   return rows.length === 1 ? toLine(rows[0]) : null;
 }
 
-export async function setLineState(
+/**
+ * Sets the line's state: awaited, a statement of its own; not awaited, a
+ * fragment to run with the reply (db/outbox.ts withOutbox), in one statement.
+ */
+export function setLineState(
   tx: Tx,
   orderId: string,
   line: number,
   state: LineState,
   reason: DeductionFailure | null = null,
-): Promise<void> {
-  await tx`
+) {
+  return tx`
     update deductions set state = ${state}, reason = ${reason}, updated_at = now()
     where order_id = ${orderId} and line = ${line}`;
 }

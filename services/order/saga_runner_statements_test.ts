@@ -3,25 +3,17 @@
  * itself (pg_stat_statements) in a scratch database, so that the count is
  * this test's alone: inside its transaction, placing an order is one write;
  * a reply is the lock of its order and one write — however many history
- * notes and outbox events the change makes. BEGIN and COMMIT are left out:
- * pg_stat_statements does not count postgres.js' COMMITs reliably.
+ * notes and outbox events the change makes (BEGIN and COMMIT left out).
  */
 import assert from "node:assert/strict";
 import { inTransaction } from "../../db/after_commit.ts";
 import { connectService, type Sql } from "../../db/mod.ts";
 import { withScratchDatabase } from "../../db/testing.ts";
-import { snapshotStatements, statementsBetween } from "../../tests/support/statements.ts";
+import { statementsOf as orderStatements } from "../../tests/support/statements.ts";
 import { applyToSaga, placeOrder } from "./saga_runner.ts";
 
-/** The statements order_service sent while `fn` ran in the scratch database, but BEGIN and COMMIT. */
-async function statementsOf(admin: Sql, fn: () => Promise<unknown>): Promise<string[]> {
-  const before = await snapshotStatements(admin, { thisDatabaseOnly: true });
-  await fn();
-  const after = await snapshotStatements(admin, { thisDatabaseOnly: true });
-  return statementsBetween(before, after)
-    .filter((c) => c.role === "order_service" && !/^(begin|commit)\b/i.test(c.query))
-    .flatMap((c) => Array(c.calls).fill(c.query.replace(/\s+/g, " ").slice(0, 60)));
-}
+const statementsOf = (admin: Sql, fn: () => Promise<unknown>) =>
+  orderStatements(admin, "order_service", fn);
 
 Deno.test("a saga change is one write statement in its transaction", async (t) => {
   await withScratchDatabase(async (database, admin) => {

@@ -60,3 +60,23 @@ export function callsByRole(counts: StatementCount[]): Record<string, number> {
   for (const c of counts) byRole[c.role] = (byRole[c.role] ?? 0) + c.calls;
   return byRole;
 }
+
+/**
+ * The statements `role` sent while `fn` ran, in `admin`'s database alone,
+ * BEGIN and COMMIT left out (pg_stat_statements does not count postgres.js'
+ * COMMITs reliably): one line of query text per call, for a test's message.
+ * Meant for a scratch database (db/testing.ts withScratchDatabase), where
+ * nobody else's statements run.
+ */
+export async function statementsOf(
+  admin: Sql,
+  role: string,
+  fn: () => Promise<unknown>,
+): Promise<string[]> {
+  const before = await snapshotStatements(admin, { thisDatabaseOnly: true });
+  await fn();
+  const after = await snapshotStatements(admin, { thisDatabaseOnly: true });
+  return statementsBetween(before, after)
+    .filter((c) => c.role === role && !/^\s*(begin|commit)\b/i.test(c.query))
+    .flatMap((c) => Array(c.calls).fill(c.query.replace(/\s+/g, " ").slice(0, 80)));
+}

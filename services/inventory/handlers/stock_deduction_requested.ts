@@ -7,6 +7,7 @@
  * @module
  */
 import { appendOutbox, type Tx } from "../../../db/mod.ts";
+import { withOutbox } from "../../../db/outbox.ts";
 import {
   answerForKnownLine,
   attemptOutcome,
@@ -14,7 +15,7 @@ import {
   settledState,
 } from "../domain/line.ts";
 import { StockDeductionRequestedSchema, StockEvents, stockMessages } from "../events.ts";
-import { claimLine, lockLine, productExists, setLineState, takeStock } from "../store.ts";
+import { claimAndTakeStock, lockLine, setLineState } from "../store.ts";
 import { parsePayload } from "./payload.ts";
 
 /**
@@ -32,37 +33,32 @@ export async function handleStockDeductionRequested(
     payload,
   );
   let outcome: DeductionOutcome;
-  // The line's final state and the answer are written together (pipelined:
-  // one round trip, issued in this order).
-  let settled: Promise<void> = Promise.resolve();
-  if (await claimLine(tx, req, "PENDING")) {
-    const taken = await takeStock(tx, req.productId, req.quantity);
-    outcome = attemptOutcome(req, taken, taken || await productExists(tx, req.productId));
+  // A new line: claim and take in one statement, then its final state and
+  // the answer in one (issue 16 item 4). A known line: its answer again.
+  const attempt = await claimAndTakeStock(tx, req);
+  let settle = null;
+  if (attempt.claimed) {
+    outcome = attemptOutcome(req, attempt.taken, attempt.productExists);
     const { state, reason } = settledState(outcome);
-    settled = setLineState(tx, req.orderId, req.line, state, reason);
+    settle = setLineState(tx, req.orderId, req.line, state, reason);
   } else {
     const line = await lockLine(tx, req.orderId, req.line);
     if (line === null) throw new Error(`line ${req.orderId}/${req.line} vanished`);
     outcome = answerForKnownLine(line);
   }
-  await Promise.all([
-    settled,
-    appendOutbox(
-      tx,
-      outcome.deducted
-        ? stockMessages.deducted({
-          orderId: req.orderId,
-          line: req.line,
-          productId: outcome.productId,
-          quantity: outcome.quantity,
-        })
-        : stockMessages.deductionFailed({
-          orderId: req.orderId,
-          line: req.line,
-          productId: outcome.productId,
-          reason: outcome.reason,
-        }),
-    ),
-  ]);
+  const reply = outcome.deducted
+    ? stockMessages.deducted({
+      orderId: req.orderId,
+      line: req.line,
+      productId: outcome.productId,
+      quantity: outcome.quantity,
+    })
+    : stockMessages.deductionFailed({
+      orderId: req.orderId,
+      line: req.line,
+      productId: outcome.productId,
+      reason: outcome.reason,
+    });
+  await (settle ? withOutbox(tx, settle, [reply]) : appendOutbox(tx, reply));
   return outcome;
 }
