@@ -8,6 +8,7 @@ import { inTransaction } from "../../db/after_commit.ts";
 import { connectAdmin, connectService } from "../../db/mod.ts";
 import { sweepOverdue } from "./deadlines.ts";
 import { placeOrder } from "./saga_runner.ts";
+import { removeOrdersOf } from "./testing.ts";
 
 Deno.test("a deadline sweep gives up overdue sagas a few per transaction, at most maxPerPass in a pass", async () => {
   const sql = connectService("order_service", { max: 2 });
@@ -44,10 +45,7 @@ Deno.test("a deadline sweep gives up overdue sagas a few per transaction, at mos
       `sagas given up per transaction: ${JSON.stringify([...perTransaction.values()])}`,
     );
   } finally {
-    const ids = admin`select id from orders.orders where user_id = ${user}`;
-    await admin`delete from orders.order_history where order_id in (${ids})`;
-    await admin`delete from orders.outbox where aggregate_type = 'order' and aggregate_id::uuid in (${ids})`;
-    await admin`delete from orders.orders where user_id = ${user}`;
+    await removeOrdersOf(admin, user);
     await Promise.all([sql.end(), admin.end()]);
   }
 });

@@ -5,11 +5,12 @@
  * are read back from each instance rather than assumed.
  */
 import assert from "node:assert/strict";
-import { connectAdmin, connectService, type Sql } from "../../../db/mod.ts";
+import { connectAdmin, connectService } from "../../../db/mod.ts";
 import { jwtSecret } from "../../../kit/env.ts";
 import { issueToken } from "../../../kit/http/auth.ts";
 import { createLogger } from "../../../kit/log.ts";
 import { orderApp } from "../http.ts";
+import { removeOrdersOf } from "../testing.ts";
 import { Admission, type AdmissionConfig } from "./admission.ts";
 import { INSTANCE_APP_PREFIX, readAdmissionSignal } from "./signal.ts";
 
@@ -40,15 +41,12 @@ function instance(name: string, config: AdmissionConfig) {
       body: await res.json(),
     };
   };
-  return { sql, admission, post };
-}
-
-/** The test's orders, gone again: left PENDING they would count as in flight for everyone. */
-async function removeOrders(admin: Sql, userPrefix: string) {
-  const ids = admin`select id from orders.orders where user_id like ${userPrefix + "%"}`;
-  await admin`delete from orders.order_history where order_id in (${ids})`;
-  await admin`delete from orders.outbox where aggregate_type = 'order' and aggregate_id::uuid in (${ids})`;
-  await admin`delete from orders.orders where user_id like ${userPrefix + "%"}`;
+  const adminGet = async (path: string) => {
+    const token = await issueToken(jwtSecret(), { sub: "ops", roles: ["admin"] }, 300);
+    const res = await app.request(path, { headers: { Authorization: `Bearer ${token}` } });
+    return { status: res.status, body: await res.json() };
+  };
+  return { sql, admission, post, adminGet };
 }
 
 const base: AdmissionConfig = {
@@ -97,7 +95,7 @@ Deno.test("two order instances share one admission limit: a burst split across b
       assert.match(r.body.error.message, /in flight/);
     }
   } finally {
-    await removeOrders(admin, prefix);
+    await removeOrdersOf(admin, `${prefix}%`);
     await Promise.all([a.sql.end(), b.sql.end(), admin.end()]);
   }
 });
@@ -121,7 +119,23 @@ Deno.test("one user's burst is refused with 429 while another user's order is ac
       select count(*)::int as n from orders.orders where user_id = ${prefix + "greedy"}`;
     assert.equal(n, 3, "the refused requests wrote no order");
   } finally {
-    await removeOrders(admin, prefix);
+    await removeOrdersOf(admin, `${prefix}%`);
     await Promise.all([a.sql.end(), admin.end()]);
+  }
+});
+
+Deno.test("GET /admin/admission shows the numbers the instance decides by", async () => {
+  const a = instance("state", { ...base, minRatePerS: 10 });
+  try {
+    const res = await a.adminGet("/admin/admission");
+    assert.equal(res.status, 200);
+    assert.equal(res.body.enabled, true);
+    assert.equal(res.body.targetMs, 30_000);
+    assert.ok(res.body.limit >= 300, JSON.stringify(res.body)); // 10/s × 30 s at least
+    for (const field of ["inFlight", "completionRatePerS", "userLimit", "instances"]) {
+      assert.equal(typeof res.body[field], "number", field);
+    }
+  } finally {
+    await a.sql.end();
   }
 });
