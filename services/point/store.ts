@@ -74,25 +74,6 @@ export async function recentMovements(db: Db, userId: string, limit: number): Pr
   }));
 }
 
-/**
- * Takes `amount` from the balance if it holds that much, in one statement:
- * the new balance, or null when it did not (unknown user or too few points).
- */
-export async function takePoints(
-  tx: Tx,
-  userId: string,
-  amount: number,
-  orderId: string,
-): Promise<number | null> {
-  const rows = await tx<{ balance: string }[]>`
-    update balances set balance = balance - ${amount}, updated_at = now()
-    where user_id = ${userId} and balance >= ${amount}
-    returning balance`;
-  if (rows.length === 0) return null;
-  await move(tx, userId, -amount, "DEDUCT", orderId);
-  return num(rows[0].balance);
-}
-
 /** Gives `amount` back to the user; the new balance. */
 export async function givePointsBack(
   tx: Tx,
@@ -107,6 +88,49 @@ export async function givePointsBack(
   if (rows.length !== 1) throw new Error(`cannot give points back to ${userId}: no balance`);
   await move(tx, userId, amount, "RESTORE", orderId);
   return num(rows[0].balance);
+}
+
+/** What a first look at a deduction request found and did (claimAndTakePoints). */
+export interface PointsAttempt {
+  /** The deduction was new: this request recorded it (PENDING) and owns its answer. */
+  claimed: boolean;
+  /** Claimed and taken: the balance after it (its movement recorded); else null. */
+  balance: number | null;
+  /** The user has a balance at all (for the reason of a refusal). */
+  userKnown: boolean;
+}
+
+/**
+ * {@link claimDeduction} as PENDING and, only when that recorded it, takes
+ * `amount` from the user's balance if it has that much (the guarded update)
+ * and records the movement — in ONE statement (issue 16 item 4): a
+ * deduction request's first round trip. One already known takes nothing.
+ */
+export async function claimAndTakePoints(
+  tx: Tx,
+  d: { orderId: string; userId: string; amount: number },
+): Promise<PointsAttempt> {
+  const [r] = await tx<{ claimed: boolean; balance: string | null; known: boolean }[]>`
+    with claim as (
+      insert into deductions (order_id, user_id, amount, state)
+      values (${d.orderId}, ${d.userId}, ${d.amount}, 'PENDING')
+      on conflict (order_id) do nothing
+      returning order_id
+    ), take as (
+      update balances set balance = balance - ${d.amount}, updated_at = now()
+      where user_id = ${d.userId} and balance >= ${d.amount} and exists (select from claim)
+      returning balance
+    ), moved as (
+      insert into movements (user_id, delta, kind, order_id)
+      select ${d.userId}, ${-d.amount}, 'DEDUCT', ${d.orderId} from take
+    )
+    select exists (select from claim) as claimed, (select balance from take) as balance,
+           exists (select from balances where user_id = ${d.userId}) as known`;
+  return {
+    claimed: r.claimed,
+    balance: r.balance === null ? null : num(r.balance),
+    userKnown: r.known,
+  };
 }
 
 /**
@@ -159,13 +183,17 @@ export async function findDeduction(db: Db, orderId: string): Promise<Deduction 
   return rows.length === 1 ? toDeduction(rows[0]) : null;
 }
 
-export async function setDeductionState(
+/**
+ * Sets the deduction's state: awaited, a statement of its own; not awaited, a
+ * fragment to run with the reply (db/outbox.ts withOutbox), in one statement.
+ */
+export function setDeductionState(
   tx: Tx,
   orderId: string,
   state: DeductionState,
   reason: DeductionFailure | null = null,
-): Promise<void> {
-  await tx`
+) {
+  return tx`
     update deductions set state = ${state}, reason = ${reason}, updated_at = now()
     where order_id = ${orderId}`;
 }

@@ -7,6 +7,7 @@
  * @module
  */
 import { appendOutbox, type Tx } from "../../../db/mod.ts";
+import { withOutbox } from "../../../db/outbox.ts";
 import {
   answerForKnown,
   attemptOutcome,
@@ -14,13 +15,7 @@ import {
   settledState,
 } from "../domain/deduction.ts";
 import { PointDeductionRequestedSchema, PointEvents, pointMessages } from "../events.ts";
-import {
-  claimDeduction,
-  findBalance,
-  lockDeduction,
-  setDeductionState,
-  takePoints,
-} from "../store.ts";
+import { claimAndTakePoints, findBalance, lockDeduction, setDeductionState } from "../store.ts";
 import { parsePayload } from "./payload.ts";
 
 /**
@@ -35,37 +30,33 @@ export async function handlePointDeductionRequested(
   const req = parsePayload(PointDeductionRequestedSchema, PointEvents.DeductionRequested, payload);
   let outcome: DeductionOutcome;
   let balance: number | null = null;
-  // The final state and the answer are written together (pipelined).
-  let settled: Promise<void> = Promise.resolve();
-  if (await claimDeduction(tx, req, "PENDING")) {
-    balance = await takePoints(tx, req.userId, req.amount, req.orderId);
-    const known = balance !== null || (await findBalance(tx, req.userId)) !== null;
-    outcome = attemptOutcome(req, balance !== null, known);
+  // New: claim, take and record the movement in one statement, then the
+  // final state and the answer in one (issue 16 item 4). Known: its answer again.
+  const attempt = await claimAndTakePoints(tx, req);
+  let settle = null;
+  if (attempt.claimed) {
+    balance = attempt.balance;
+    outcome = attemptOutcome(req, balance !== null, attempt.userKnown);
     const { state, reason } = settledState(outcome);
-    settled = setDeductionState(tx, req.orderId, state, reason);
+    settle = setDeductionState(tx, req.orderId, state, reason);
   } else {
     const known = await lockDeduction(tx, req.orderId);
     if (known === null) throw new Error(`deduction of order ${req.orderId} vanished`);
     outcome = answerForKnown(known);
     if (outcome.deducted) balance = (await findBalance(tx, outcome.userId))?.balance ?? 0;
   }
-  await Promise.all([
-    settled,
-    appendOutbox(
-      tx,
-      outcome.deducted
-        ? pointMessages.deducted({
-          orderId: req.orderId,
-          userId: outcome.userId,
-          amount: outcome.amount,
-          balance: balance ?? 0,
-        })
-        : pointMessages.deductionFailed({
-          orderId: req.orderId,
-          userId: outcome.userId,
-          reason: outcome.reason,
-        }),
-    ),
-  ]);
+  const reply = outcome.deducted
+    ? pointMessages.deducted({
+      orderId: req.orderId,
+      userId: outcome.userId,
+      amount: outcome.amount,
+      balance: balance ?? 0,
+    })
+    : pointMessages.deductionFailed({
+      orderId: req.orderId,
+      userId: outcome.userId,
+      reason: outcome.reason,
+    });
+  await (settle ? withOutbox(tx, settle, [reply]) : appendOutbox(tx, reply));
   return outcome;
 }
