@@ -65,12 +65,6 @@ export async function findCoupon(db: Db, id: string): Promise<StoredCoupon | nul
   return rows.length === 1 ? toCoupon(rows[0]) : null;
 }
 
-/** The coupon, locked until the transaction ends; null when unknown. */
-export async function lockCoupon(tx: Tx, id: string): Promise<StoredCoupon | null> {
-  const rows = await tx<CouponRow[]>`select * from coupons where id = ${id} for update`;
-  return rows.length === 1 ? toCoupon(rows[0]) : null;
-}
-
 /**
  * Marks the coupon USED by the order, only if it is AVAILABLE (the guard
  * against a second use): its discount, or null when it was not available.
@@ -110,6 +104,31 @@ export async function claimUsage(
   return rows.length === 1;
 }
 
+/**
+ * {@link claimUsage} as PENDING and, only when that recorded the usage,
+ * reads the coupon locked until the transaction ends, in ONE statement (issue 16 item 4): a usage request's
+ * first round trip. `coupon` is null when the coupon is unknown or the usage
+ * was known already (then nothing is locked).
+ */
+export async function claimUsageAndLockCoupon(
+  tx: Tx,
+  u: { orderId: string; couponId: string; userId: string | null },
+): Promise<{ claimed: boolean; coupon: StoredCoupon | null }> {
+  const [r] = await tx<(Omit<CouponRow, "id"> & { id: string | null; claimed: boolean })[]>`
+    with claim as (
+      insert into usages (order_id, coupon_id, user_id, state)
+      values (${u.orderId}, ${u.couponId}, ${u.userId}, 'PENDING')
+      on conflict (order_id, coupon_id) do nothing
+      returning order_id
+    )
+    select c.*, exists (select from claim) as claimed
+    from (select) as one
+    left join lateral (
+      select * from coupons where id = ${u.couponId} and exists (select from claim) for update
+    ) c on true`;
+  return { claimed: r.claimed, coupon: r.id === null ? null : toCoupon(r as CouponRow) };
+}
+
 interface UsageRow {
   order_id: string;
   coupon_id: string;
@@ -144,13 +163,17 @@ export async function findUsage(db: Db, orderId: string, couponId: string): Prom
   return rows.length === 1 ? toUsage(rows[0]) : null;
 }
 
-export async function setUsage(
+/**
+ * Sets the usage's state: awaited, a statement of its own; not awaited, a
+ * fragment to run with the reply (db/outbox.ts withOutbox), in one statement.
+ */
+export function setUsage(
   tx: Tx,
   orderId: string,
   couponId: string,
   change: { state: UsageState; reason?: UsageFailure | null; discount?: number | null },
-): Promise<void> {
-  await tx`
+) {
+  return tx`
     update usages
     set state = ${change.state},
         reason = ${change.reason ?? null},

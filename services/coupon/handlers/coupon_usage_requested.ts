@@ -6,9 +6,10 @@
  * @module
  */
 import { appendOutbox, type Tx } from "../../../db/mod.ts";
+import { withOutbox } from "../../../db/outbox.ts";
 import { answerForKnownUsage, decideUsage, type UsageOutcome } from "../domain/usage.ts";
 import { CouponEvents, couponMessages, CouponUsageRequestedSchema } from "../events.ts";
-import { claimUsage, lockCoupon, lockUsage, markUsed, setUsage } from "../store.ts";
+import { claimUsageAndLockCoupon, lockUsage, markUsed, setUsage } from "../store.ts";
 import { parsePayload } from "./payload.ts";
 
 /**
@@ -23,10 +24,13 @@ export async function handleCouponUsageRequested(
 ): Promise<UsageOutcome> {
   const req = parsePayload(CouponUsageRequestedSchema, CouponEvents.UsageRequested, payload);
   let outcome: UsageOutcome;
-  // The usage's final state and the answer are written together (pipelined).
-  let settled: Promise<void> = Promise.resolve();
-  if (await claimUsage(tx, req, "PENDING")) {
-    outcome = decideUsage(await lockCoupon(tx, req.couponId), req.userId, now);
+  // New: claim and lock the coupon in one statement, then — after the
+  // guarded use — the final state and the answer in one (issue 16 item 4).
+  // Known: its answer again.
+  const attempt = await claimUsageAndLockCoupon(tx, req);
+  let settle = null;
+  if (attempt.claimed) {
+    outcome = decideUsage(attempt.coupon, req.userId, now);
     if (outcome.used) {
       // The guard: only an AVAILABLE coupon becomes USED (and the unique
       // index on usages allows one USED usage per coupon).
@@ -35,7 +39,7 @@ export async function handleCouponUsageRequested(
         ? { used: false, reason: "already_used" }
         : { used: true, discount };
     }
-    settled = setUsage(
+    settle = setUsage(
       tx,
       req.orderId,
       req.couponId,
@@ -48,22 +52,17 @@ export async function handleCouponUsageRequested(
     if (known === null) throw new Error(`usage ${req.orderId}/${req.couponId} vanished`);
     outcome = answerForKnownUsage(known);
   }
-  await Promise.all([
-    settled,
-    appendOutbox(
-      tx,
-      outcome.used
-        ? couponMessages.used({
-          orderId: req.orderId,
-          couponId: req.couponId,
-          discount: outcome.discount,
-        })
-        : couponMessages.usageFailed({
-          orderId: req.orderId,
-          couponId: req.couponId,
-          reason: outcome.reason,
-        }),
-    ),
-  ]);
+  const reply = outcome.used
+    ? couponMessages.used({
+      orderId: req.orderId,
+      couponId: req.couponId,
+      discount: outcome.discount,
+    })
+    : couponMessages.usageFailed({
+      orderId: req.orderId,
+      couponId: req.couponId,
+      reason: outcome.reason,
+    });
+  await (settle ? withOutbox(tx, settle, [reply]) : appendOutbox(tx, reply));
   return outcome;
 }
