@@ -363,6 +363,11 @@ Deno.test({
         assert.equal(brokers.match(/\bup\b/g)?.length, 3, brokers);
         const breakers = await page.locator('section[aria-label="Circuit breakers"]').innerText();
         assert.match(breakers, /coupon-redis\s+closed/, breakers);
+        // Admission of new orders (issue #17): each order instance, admitting after the orders above.
+        const admission = await page.locator(
+          'section[aria-label="Admission of new orders (POST /orders)"]',
+        ).innerText();
+        assert.match(admission, /order\s+admitting\s+\d+ \/ \d+/, admission);
         const lag = await page.locator('section[aria-label="Consumer lag per group"]').innerText();
         assert.match(lag, /order-service\s+stock-events\s+\d+/, lag);
         await browser.assertNoHorizontalScroll();

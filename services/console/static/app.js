@@ -1039,15 +1039,7 @@ function systemView() {
         ),
         table(
           "Admission of new orders (POST /orders)",
-          [
-            "Order instance",
-            "State",
-            "In flight / limit",
-            "Ending/s",
-            "Estimated wait",
-            "Admitted",
-            "Refused 503 / 429",
-          ],
+          ["Instance", "State", "In flight / limit", "Ending/s", "Wait", "Admitted", "503 / 429"],
           (s.admission ?? []).map((a) => [
             a.process,
             badge(a.state),
