@@ -43,6 +43,16 @@ Deno.test({
         stock: 1_000_000,
       });
       assert.equal(created.status, 201, JSON.stringify(created.body));
+      // Every tenth order also asks for a product out of stock: its saga
+      // undoes the first line and is cancelled — compensations under load.
+      const soldOut = `overload-sold-out-${run}`;
+      const none = await admin.call(suite.inventory, "POST", "/products", {
+        id: soldOut,
+        name: "sold out",
+        price: 100,
+        stock: 0,
+      });
+      assert.equal(none.status, 201, JSON.stringify(none.body));
       // Warm: the services' consumers take a few seconds to join their
       // groups, longer than this short deadline; the load starts once a
       // saga went through.
@@ -81,7 +91,11 @@ Deno.test({
                 Authorization: `Bearer ${await user.token()}`,
                 "Content-Type": "application/json",
               },
-              body: JSON.stringify({ items: [{ productId, quantity: 1 }] }),
+              body: JSON.stringify({
+                items: n % 10 === 0
+                  ? [{ productId, quantity: 1 }, { productId: soldOut, quantity: 1 }]
+                  : [{ productId, quantity: 1 }],
+              }),
             });
             const body = await res.json();
             return {
@@ -107,7 +121,7 @@ Deno.test({
         assert.ok(Number(r.retryAfter) >= 1, `every refusal has Retry-After: ${JSON.stringify(r)}`);
       }
 
-      // Every accepted saga ends; none is cancelled by its deadline.
+      // Every accepted saga ends — the compensated ones too; none is cancelled by its deadline.
       const outcomes = await eventually(
         "every accepted order to end",
         async () => {
@@ -123,6 +137,10 @@ Deno.test({
         500,
       );
       const deadlineCancelled = outcomes.filter((r) => r.reason === "deadline passed");
+      assert.ok(
+        outcomes.some((r) => r.status === "CANCELLED" && r.reason !== "deadline passed"),
+        `some sagas were compensated for a business reason: ${JSON.stringify(outcomes)}`,
+      );
       assert.deepEqual(
         deadlineCancelled,
         [],
