@@ -1,9 +1,10 @@
 /**
  * Admission control of `POST /orders` in one order instance (issue #17):
  * the shared signal (signal.ts) read at most every `refreshMs` and kept in
- * memory, so checking a request costs no query; the decision (policy.ts)
- * counts the sagas this instance admitted since the reading, which the
- * reading cannot see yet.
+ * memory, so checking a request costs no query and never waits for one (a
+ * reading up to 5 × `refreshMs`, at least 1 s, old is used while the next is
+ * read); the decision (policy.ts) counts the sagas this instance admitted
+ * since the reading, which the reading cannot see yet.
  *
  * @module
  */
@@ -75,9 +76,24 @@ export class Admission {
 
   async #signal(): Promise<AdmissionSignal> {
     const reading = this.#reading;
-    if (reading && Date.now() - reading.at < this.config.refreshMs) return reading.signal;
-    // One query at a time per instance, however many requests are waiting.
-    this.#refresh ??= (async () => {
+    const age = reading ? Date.now() - reading.at : Infinity;
+    if (reading && age < this.config.refreshMs) return reading.signal;
+    const refresh = this.#read();
+    // A reading a little old is used while the next one is read: a refusal
+    // must not wait for the database, which is busiest exactly then. Only
+    // without any recent reading (the first request, a database that does
+    // not answer) does a request wait for one.
+    if (reading && age < staleLimitMs(this.config)) {
+      refresh.catch(() => {}); // its error reaches the next request that waits
+      return reading.signal;
+    }
+    await refresh;
+    return this.#reading!.signal;
+  }
+
+  /** Reads the signal; one query at a time per instance, however many requests ask. */
+  #read(): Promise<void> {
+    return this.#refresh ??= (async () => {
       // The reading sees the orders committed before its query; admissions
       // from here on, and those whose transaction is still open, may not be.
       const since = Date.now();
@@ -92,7 +108,10 @@ export class Admission {
         this.#refresh = null;
       }
     })();
-    await this.#refresh;
-    return this.#reading!.signal;
   }
+}
+
+/** How old a reading may be and still be used while the next is read. */
+function staleLimitMs(config: AdmissionConfig): number {
+  return Math.max(1_000, 5 * config.refreshMs);
 }
