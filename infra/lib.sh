@@ -66,10 +66,23 @@ pid_alive() {
   [ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null
 }
 
+# close_inherited_fds: closes every file descriptor above stderr in this
+# shell. A daemon started from here must not keep what its caller had open:
+# a test runner's lock file or pipe held by a Kafka broker or Postgres that
+# a test restarted outlives the test and blocks whoever waits on it.
+close_inherited_fds() {
+  local fd
+  for fd in /proc/$BASHPID/fd/*; do
+    fd=${fd##*/}
+    [ "$fd" -gt 2 ] && [ "$fd" -ne 255 ] && eval "exec $fd>&-" 2>/dev/null
+  done
+  return 0
+}
+
 # start_bg NAME COMMAND...: starts COMMAND detached, logs to $LOGS/NAME.log.
 start_bg() {
   local name=$1; shift
-  nohup setsid "$@" >>"$LOGS/$name.log" 2>&1 </dev/null &
+  (close_inherited_fds; exec nohup setsid "$@" >>"$LOGS/$name.log" 2>&1 </dev/null) &
   echo $! >"$RUN/$name.pid"
 }
 

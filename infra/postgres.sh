@@ -114,8 +114,8 @@ start_pg() {
   touch "$PG_LOG"
   chown "$(pg_owner)" "$PG_SOCKET_DIR" "$PG_LOG"
   if ! pg_ready; then
-    as_pg "$PG_BIN/pg_ctl" -D "$PGDATA_DIR" -l "$PG_LOG" -w -t 60 \
-      -o "-p $PG_PORT -k $PG_SOCKET_DIR" start >/dev/null || die "postgres did not start (see $LOGS/postgres.log)"
+    (close_inherited_fds && as_pg "$PG_BIN/pg_ctl" -D "$PGDATA_DIR" -l "$PG_LOG" -w -t 60 \
+      -o "-p $PG_PORT -k $PG_SOCKET_DIR" start >/dev/null) || die "postgres did not start (see $LOGS/postgres.log)"
   fi
   wait_for postgres 60 pg_ready || die "postgres not ready"
 }
