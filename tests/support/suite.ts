@@ -170,3 +170,19 @@ export async function settled(
     100,
   );
 }
+
+/** Creates a product through the inventory API as an admin; its id. */
+export async function createProduct(
+  suite: Suite,
+  p: { id: string; name?: string; price?: number; stock: number },
+): Promise<string> {
+  const res = await Client.admin().call(suite.inventory, "POST", "/products", {
+    name: p.id,
+    price: 1_000,
+    ...p,
+  });
+  if (res.status !== 201) {
+    throw new Error(`product ${p.id}: ${res.status} ${JSON.stringify(res.body)}`);
+  }
+  return p.id;
+}
