@@ -10,15 +10,8 @@
  *
  * @module
  */
-import { createRequire } from "node:module";
-import "../kafka/kafkajs.ts"; // kafkajs with our fixes, loaded the one way the suite loads it
+import { countKafkaRequests } from "../kafka/request_counter.ts";
 import { client, registry } from "../kit/metrics.ts";
-
-const require = createRequire(import.meta.url);
-
-interface PushedRequest {
-  entry: { apiName: string };
-}
 
 const requests = new client.Counter({
   name: "kafka_client_requests_total",
@@ -27,11 +20,4 @@ const requests = new client.Counter({
   registers: [registry],
 });
 
-const RequestQueue = require("kafkajs/src/network/requestQueue/index.js") as {
-  prototype: { push(this: unknown, r: PushedRequest): void };
-};
-const push = RequestQueue.prototype.push;
-RequestQueue.prototype.push = function countedPush(this: unknown, r: PushedRequest): void {
-  requests.inc({ api: r.entry.apiName });
-  return push.call(this, r);
-};
+countKafkaRequests((api) => requests.inc({ api }));

@@ -90,7 +90,7 @@ const cfg = {
   cpuProfDir: envString("BENCH_CPU_PROF_DIR", ""),
   /** Extra flags for the relay's `deno run`, space-separated (e.g. --v8-flags=…). */
   relayDenoFlags: envString("BENCH_RELAY_DENO_FLAGS", "").split(" ").filter(Boolean),
-  relayLingerMs: envInt("RELAY_LINGER_MS", 5, 0),
+  relayLingerMs: envInt("RELAY_LINGER_MS", 0, 0),
   relayBatch,
 };
 

@@ -105,5 +105,129 @@ const requestQueue = require("kafkajs/src/network/requestQueue/index.js") as {
 };
 requestQueue.prototype.scheduleCheckPendingRequests = scheduleCheckPendingRequests;
 
+/**
+ * The third change: a transactional producer's coordinator is looked up once.
+ *
+ * kafkajs' transaction manager (eosManager) asks the cluster for the
+ * transaction coordinator before every AddPartitionsToTxn, EndTxn and
+ * AddOffsetsToTxn, and the cluster answers each time with a FindCoordinator
+ * request: about a third of a relay transaction's requests (issue #16). The
+ * coordinator of a transactional id moves only when its broker fails or the
+ * transaction log's leadership moves, and then the next request to the old
+ * one fails (NOT_COORDINATOR, or the connection), the transaction fails and
+ * our TransactionalProducer throws the whole kafkajs producer — cluster,
+ * manager and this cache — away (producer.ts). So the manager gets a view of
+ * its cluster that remembers the transaction coordinator for the producer's
+ * life, forgets it when a manager call fails, and never answers from memory
+ * inside InitProducerId (whose own retries must look again).
+ */
+interface EosManagerOptions {
+  cluster: ClusterLike;
+  transactional: boolean;
+  [option: string]: unknown;
+}
+
+interface ClusterLike {
+  findGroupCoordinator(args: { groupId: string; coordinatorType?: number }): Promise<unknown>;
+  [member: string]: unknown;
+}
+
+/** What our producer uses of kafkajs' transaction manager (eosManager/index.js). */
+export interface EosManagerLike {
+  addPartitionsToTransaction(
+    topicData: { topic: string; partitions: { partition: number }[] }[],
+  ): Promise<void>;
+  [member: string]: unknown;
+}
+
+/** A transactional manager and the cluster (metadata) of its producer. */
+export interface TransactionalInternals {
+  eos: EosManagerLike;
+  cluster: {
+    addMultipleTargetTopics(topics: string[]): Promise<unknown>;
+    findTopicPartitionMetadata(topic: string): { partitionId: number }[];
+  };
+}
+
+/** kafkajs' coordinator type of transactional ids (protocol/coordinatorTypes.js). */
+const TRANSACTION_COORDINATOR = 1;
+const EOS_METHODS = ["addPartitionsToTransaction", "commit", "abort", "sendOffsets"];
+
+let lastTransactional: TransactionalInternals | null = null;
+
+/**
+ * The transactional manager kafkajs made during the call just before
+ * (`producer.transaction()` makes it synchronously on its first call), or
+ * null. Read it right after that call, before anything else can run.
+ */
+export function takeTransactionalInternals(): TransactionalInternals | null {
+  const made = lastTransactional;
+  lastTransactional = null;
+  return made;
+}
+
+function withRememberedCoordinator(cluster: ClusterLike) {
+  let remembered: Promise<unknown> | null = null;
+  let bypass = false;
+  const view = new Proxy(cluster, {
+    get(target, prop) {
+      if (prop === "findGroupCoordinator") {
+        return (args: { groupId: string; coordinatorType?: number }) => {
+          if (args.coordinatorType !== TRANSACTION_COORDINATOR || bypass) {
+            return target.findGroupCoordinator(args);
+          }
+          if (!remembered) {
+            remembered = target.findGroupCoordinator(args);
+            remembered.catch(() => (remembered = null));
+          }
+          return remembered;
+        };
+      }
+      const value = target[prop as string];
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  return {
+    view,
+    forget: () => (remembered = null),
+    uncached: async <T>(work: () => Promise<T>): Promise<T> => {
+      bypass = true;
+      try {
+        return await work();
+      } finally {
+        bypass = false;
+      }
+    },
+  };
+}
+
+const eosPath = require.resolve("kafkajs/src/producer/eosManager/index.js");
+const createEosManager = require(eosPath) as (opts: EosManagerOptions) => EosManagerLike;
+require.cache[eosPath]!.exports = (opts: EosManagerOptions): EosManagerLike => {
+  if (!opts.transactional) return createEosManager(opts);
+  const coordinator = withRememberedCoordinator(opts.cluster);
+  const eos = createEosManager({ ...opts, cluster: coordinator.view });
+  const init = eos.initProducerId as () => Promise<unknown>;
+  eos.initProducerId = () => coordinator.uncached(init);
+  for (const name of EOS_METHODS) {
+    const method = eos[name] as (...args: unknown[]) => Promise<unknown>;
+    eos[name] = async (...args: unknown[]) => {
+      try {
+        return await method(...args);
+      } catch (err) {
+        // The coordinator answered "busy finishing the last transaction":
+        // it is the right one, keep it.
+        if ((err as { type?: string })?.type !== "CONCURRENT_TRANSACTIONS") coordinator.forget();
+        throw err;
+      }
+    };
+  }
+  lastTransactional = {
+    eos,
+    cluster: opts.cluster as unknown as TransactionalInternals["cluster"],
+  };
+  return eos;
+};
+
 const kafkajs: typeof KafkaJsTypes = require("kafkajs");
 export default kafkajs;

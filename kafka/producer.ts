@@ -25,10 +25,15 @@
  *
  * @module
  */
-import kafkajs from "./kafkajs.ts";
+import kafkajs, { takeTransactionalInternals, type TransactionalInternals } from "./kafkajs.ts";
 import { Buffer } from "node:buffer";
 import type { KafkaJs } from "./client.ts";
-import { DEFAULT_PARTITION_BATCH_BYTES, type TopicBatch } from "./partition_budget.ts";
+import {
+  DEFAULT_PARTITION_BATCH_BYTES,
+  partitionerFor,
+  type TopicBatch,
+} from "./partition_budget.ts";
+import { addTransactionPartitions, CoordinatorReadiness } from "./transaction_partitions.ts";
 import { RequestPlanner } from "./request_planner.ts";
 
 export type { TopicBatch } from "./partition_budget.ts";
@@ -126,54 +131,13 @@ async function sendPlanned(
   for (const request of await planner.plan(batches)) await sendRequest(request);
 }
 
-/** Raised when another producer with our transactional id has taken over. */
-export class ProducerFencedError extends Error {
-  override name = "ProducerFencedError";
-}
-
-/**
- * Raised by a producer used after close(). A new kafkajs producer would
- * register the transactional id again and fence whoever holds it now: the
- * owner of a closed producer (a relay session that ended) must not.
- */
-export class ProducerClosedError extends Error {
-  override name = "ProducerClosedError";
-}
-
-/** True when `err`, or an error it wraps, is a Kafka protocol error of one of `types`. */
-function hasKafkaErrorType(err: unknown, types: ReadonlySet<string>): boolean {
-  let e = err as { type?: string; cause?: unknown; originalError?: unknown } | undefined;
-  for (let depth = 0; e && depth < 5; depth++) {
-    if (e.type && types.has(e.type)) return true;
-    e = (e.originalError ?? e.cause) as typeof e;
-  }
-  return false;
-}
-
-const FENCED_TYPES = new Set([
-  "INVALID_PRODUCER_EPOCH",
-  "PRODUCER_FENCED",
-  "TRANSACTIONAL_ID_AUTHORIZATION_FAILED",
-]);
-
-/** True for errors that mean a newer instance owns the transactional id. */
-export function isFencingError(err: unknown): boolean {
-  return hasKafkaErrorType(err, FENCED_TYPES);
-}
-
-const CONCURRENT_TYPES = new Set(["CONCURRENT_TRANSACTIONS"]);
-
-/**
- * The coordinator is still finishing the previous transaction (writing its
- * markers) and refused to add partitions to the next one. Nothing was
- * produced by the refused request: an outcome we know, unlike a timeout.
- */
-export function isConcurrentTransactionsError(err: unknown): boolean {
-  return hasKafkaErrorType(err, CONCURRENT_TYPES);
-}
-
-/** The consumer group of the empty offset commit that opens each transaction. */
-export const TRANSACTION_GATE_GROUP = "kafka-transaction-gate";
+export {
+  isConcurrentTransactionsError,
+  isFencingError,
+  ProducerClosedError,
+  ProducerFencedError,
+} from "./producer_errors.ts";
+import { isFencingError, ProducerClosedError, ProducerFencedError } from "./producer_errors.ts";
 
 export interface TransactionalProducerOptions {
   transactionalId: string;
@@ -194,6 +158,9 @@ export class TransactionalProducer {
   #producer: RawProducer | null = null;
   #busy = false;
   #planner: RequestPlanner;
+  #partitionOf = partitionerFor();
+  #internals: TransactionalInternals | null = null;
+  #readiness = new CoordinatorReadiness();
   #closed = false;
 
   constructor(kafka: KafkaJs, opts: TransactionalProducerOptions) {
@@ -270,19 +237,29 @@ export class TransactionalProducer {
     this.#busy = true;
     try {
       await this.connect();
-      const tx = await this.#openTransaction();
+      const tx = await this.#begin();
       try {
         await work({
-          send: (batches) =>
-            sendPlanned(this.#planner, batches, (request) =>
-              tx.sendBatch({
+          send: async (batches) => {
+            const requests = await this.#planner.plan(batches);
+            await addTransactionPartitions(
+              this.#internals!,
+              requests,
+              this.#partitionOf,
+              this.#readiness,
+            );
+            for (const request of requests) {
+              await tx.sendBatch({
                 topicMessages: toKafkaJs(request),
                 acks: -1,
                 compression: CODECS[this.#opts.compression],
-              })),
+              });
+            }
+          },
           sendOffsets: (offsets) => tx.sendOffsets(offsets),
         });
         await tx.commit();
+        this.#readiness.noteCommitted();
       } catch (err) {
         await tx.abort().catch(() => {});
         throw err;
@@ -307,35 +284,22 @@ export class TransactionalProducer {
   }
 
   /**
-   * Begins a transaction once the coordinator has finished the previous one.
-   *
-   * Right after a commit the coordinator is still writing its markers and
-   * refuses to add partitions (CONCURRENT_TRANSACTIONS). kafkajs adds
-   * partitions per broker while producing, concurrently, so that refusal
-   * would come in the middle of a send. Instead, the transaction first adds
-   * an (empty) offset commit for a gate group: a coordinator-only request
-   * that produces nothing, so it can simply be retried on the same producer
-   * until the coordinator is ready; after it, the transaction is ongoing and
-   * adding partitions is never refused for that reason.
+   * Begins a transaction (a client-side step in kafkajs). Its first call on a
+   * kafkajs producer makes that producer's transaction manager, which we keep
+   * to add each send's partitions in one request (transaction_partitions.ts).
    */
-  async #openTransaction() {
-    for (let attempt = 1;; attempt++) {
-      const tx = await this.#producer!.transaction();
-      try {
-        await tx.sendOffsets({ consumerGroupId: TRANSACTION_GATE_GROUP, topics: [] });
-        return tx;
-      } catch (err) {
-        await tx.abort().catch(() => {});
-        if (!isConcurrentTransactionsError(err) || attempt >= 500) throw err;
-        await new Promise((r) => setTimeout(r, Math.min(2 * attempt, 20)));
-      }
-    }
+  #begin() {
+    const begun = this.#producer!.transaction();
+    this.#internals ??= takeTransactionalInternals();
+    if (!this.#internals) throw new Error("kafkajs made no transaction manager (kafkajs.ts)");
+    return begun;
   }
 
   /** Drops the current kafkajs producer (after an error of unknown outcome). */
   async reset(): Promise<void> {
     const p = this.#producer;
     this.#producer = null;
+    this.#internals = null;
     if (p) await p.disconnect().catch(() => {});
   }
 

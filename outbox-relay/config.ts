@@ -30,20 +30,22 @@ export interface RelayConfig {
    * refuses a larger record batch (issue #15).
    */
   maxPartitionBatchBytes: number;
-  /** How long a batch may wait for more events before it is sent. */
-  lingerMs: number;
   /**
-   * The least time between the starts of two Kafka transactions. Under load
-   * each transaction then carries everything that arrived meanwhile; an
-   * event after a quiet spell goes out at once. Every transaction costs the
-   * cluster about twenty requests (coordinator round trips, a produce per
-   * leader, commit markers on every partition touched, follower fetches,
-   * every consumer's fetch woken up): pacing them is what keeps Kafka's CPU
-   * from growing with the event rate on a small machine (issue #5).
+   * How long a batch may wait for more events before it is sent (default 0).
+   * Not needed for efficiency: the relay group-commits — one Kafka
+   * transaction at a time, and everything that arrives while one commits
+   * goes in the next — so batches grow with the load by themselves, and an
+   * event that finds nothing in flight goes at once (issue #16).
    */
-  minTransactionIntervalMs: number;
+  lingerMs: number;
   /** Decoded events held in memory before the WAL stream is paused. */
   maxBufferedEvents: number;
+  /**
+   * About the bytes of decoded events held in memory before the WAL stream
+   * is paused (default 16 MiB): with the count alone, a backlog of large
+   * events filled the relay's memory while it drained (issue #16).
+   */
+  maxBufferedBytes: number;
   /** How often an idle database gets a heartbeat row (keeps the slot moving). */
   heartbeatMs: number;
   /** How often a standby tries to take the slot. */
@@ -89,9 +91,9 @@ export function loadRelayConfig(): RelayConfig {
     maxBatchEvents: envInt("RELAY_MAX_BATCH_EVENTS", 2_000, 1),
     maxBatchBytes: envInt("RELAY_MAX_BATCH_BYTES", 4 * 1024 * 1024, 1_024),
     maxPartitionBatchBytes: envInt("RELAY_MAX_PARTITION_BATCH_BYTES", 512 * 1024, 1_024, 1_048_576),
-    lingerMs: envInt("RELAY_LINGER_MS", 5, 0),
-    minTransactionIntervalMs: envInt("RELAY_MIN_TX_INTERVAL_MS", 200, 0, 60_000),
+    lingerMs: envInt("RELAY_LINGER_MS", 0, 0),
     maxBufferedEvents: envInt("RELAY_MAX_BUFFERED_EVENTS", 50_000, 1),
+    maxBufferedBytes: envInt("RELAY_MAX_BUFFERED_BYTES", 16 * 1024 * 1024, 1),
     heartbeatMs: envInt("RELAY_HEARTBEAT_MS", 10_000, 100),
     standbyPollMs: envInt("RELAY_STANDBY_POLL_MS", 1_000, 50),
     httpPort: envInt("RELAY_HTTP_PORT", 7070, 0, 65535),

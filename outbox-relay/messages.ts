@@ -66,17 +66,21 @@ export function toRecord(
       detail: "headers must be an object of string values",
     };
   }
-  if (row.payload === null || row.payload === undefined) {
+  const payloadJson = payloadTextOf(row);
+  if (payloadJson === null) {
     return { ok: false, reason: "bad-payload", detail: "payload is null" };
   }
-  const value = JSON.stringify({
-    id: row.eventId,
-    type: row.eventType,
-    aggregateType: row.aggregateType,
-    aggregateId: row.aggregateId,
-    occurredAt: row.createdAt.toISOString(),
-    payload: row.payload,
-  });
+  // The envelope around the payload's JSON text as it came (not parsed and
+  // written again): the same JSON as stringifying the whole envelope.
+  const value = `${
+    JSON.stringify({
+      id: row.eventId,
+      type: row.eventType,
+      aggregateType: row.aggregateType,
+      aggregateId: row.aggregateId,
+      occurredAt: row.createdAt.toISOString(),
+    }).slice(0, -1)
+  },"payload":${payloadJson}}`;
   const message: OutgoingMessage = {
     key: row.key,
     value,
@@ -112,7 +116,14 @@ export function toRecord(
  */
 export function approximateBytes(row: OutboxRow): number {
   const json = (v: unknown) => JSON.stringify(v)?.length ?? 4;
-  return json(row.payload) + json(row.headers) + row.key.length + row.aggregateId.length + 600;
+  return (row.payloadJson?.length ?? json(row.payload)) + json(row.headers) + row.key.length +
+    row.aggregateId.length + 600;
+}
+
+/** The payload's JSON text, or null when there is no payload. */
+function payloadTextOf(row: OutboxRow): string | null {
+  const text = row.payloadJson ?? JSON.stringify(row.payload);
+  return text === undefined || text === "null" ? null : text;
 }
 
 /**
@@ -126,7 +137,7 @@ export function toDeadLetter(
   reason: string,
   detail: string,
 ): OutgoingMessage {
-  const payloadText = JSON.stringify(row.payload) ?? "null";
+  const payloadText = payloadTextOf(row) ?? "null";
   const headersText = JSON.stringify(row.headers) ?? "null";
   return {
     key: row.eventId,
@@ -146,7 +157,7 @@ export function toDeadLetter(
         // headers and a payload that fit are copied here.
         headers: headersText.length <= DEAD_LETTER_COPY_CHARS ? row.headers : undefined,
         headersBytes: headersText.length,
-        payload: payloadText.length <= DEAD_LETTER_COPY_CHARS ? row.payload : undefined,
+        payload: payloadText.length <= DEAD_LETTER_COPY_CHARS ? JSON.parse(payloadText) : undefined,
         payloadBytes: payloadText.length,
       },
     }),

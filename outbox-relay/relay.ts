@@ -240,6 +240,9 @@ class Session {
   #reader: WalReader;
   #producer: TransactionalProducer;
   #queue: WalTransaction[] = [];
+  /** About the bytes of the queued events' records (RELAY_MAX_BUFFERED_BYTES bounds them). */
+  #queuedBytes = 0;
+  #bytesOf = new WeakMap<WalTransaction, number>();
   #wake: (() => void) | null = null;
   #drained: (() => void) | null = null;
   #interrupted = false;
@@ -248,7 +251,7 @@ class Session {
   #topicsFetchedAt = 0;
   #publishedUntil: Date | null = null;
   #progressSaved = { lsn: -1n };
-  /** When the last Kafka transaction began (RELAY_MIN_TX_INTERVAL_MS paces them). */
+  /** When the last Kafka transaction began (idle checkpoints wait RELAY_IDLE_CHECKPOINT_MS after it). */
   #lastTransactionAt = 0;
   #timers: ReturnType<typeof setInterval>[] = [];
   /** True once the checkpoint is known and publishing may start. */
@@ -407,7 +410,13 @@ class Session {
     }
     this.#newestUpTo.set(tx, this.#newestCommitTime);
     if (this.#ready && !this.#notBehindCheckpoint(tx)) return;
-    while (this.queuedEvents >= this.#cfg.maxBufferedEvents && !this.#interrupted) {
+    const bytes = tx.events.reduce((sum, row) => sum + approximateBytes(row), 0);
+    this.#bytesOf.set(tx, bytes);
+    while (
+      this.#queue.length > 0 && !this.#interrupted &&
+      (this.queuedEvents >= this.#cfg.maxBufferedEvents ||
+        this.#queuedBytes + bytes > this.#cfg.maxBufferedBytes)
+    ) {
       await new Promise<void>((r) => (this.#drained = r));
     }
     if (
@@ -421,6 +430,7 @@ class Session {
     }
     this.#queue.push(tx);
     this.queuedEvents += tx.events.length;
+    this.#queuedBytes += bytes;
     this.#wake?.();
   }
 
@@ -478,13 +488,15 @@ class Session {
         await this.#checkpointIdlePosition();
         continue;
       }
-      // Wait for more events: the linger, or the rest of the pacing interval
-      // since the previous transaction began, whichever is longer — unless a
-      // full batch is already waiting.
-      const paced = this.#cfg.minTransactionIntervalMs - (Date.now() - this.#lastTransactionAt);
-      const wait = Math.max(this.#cfg.lingerMs, paced);
-      if (wait > 0 && this.queuedEvents < this.#cfg.maxBatchEvents) await sleep(wait);
-      if (this.#interrupted) break; // the session may have ended during the sleep
+      // Group commit: this loop runs one Kafka transaction at a time, and
+      // whatever arrived while the last one committed is the next batch. No
+      // pacing: at low load an event goes at once, at high load batches grow
+      // with the time a commit takes (issue #16). RELAY_LINGER_MS (0) can
+      // still make a batch wait for more.
+      if (this.#cfg.lingerMs > 0 && this.queuedEvents < this.#cfg.maxBatchEvents) {
+        await sleep(this.#cfg.lingerMs);
+        if (this.#interrupted) break; // the session may have ended during the sleep
+      }
       this.#lastTransactionAt = Date.now();
       const batch = this.#takeBatch();
       this.#batchCommitTime = latest(
@@ -500,22 +512,23 @@ class Session {
    * about RELAY_MAX_BATCH_BYTES bytes (the first one whatever its size).
    */
   #takeBatch(): WalTransaction[] {
-    const batch: WalTransaction[] = [];
+    let taken = 0;
     let n = 0;
     let bytes = 0;
-    while (this.#queue.length > 0) {
-      const next = this.#queue[0];
-      const size = next.events.reduce((sum, row) => sum + approximateBytes(row), 0);
+    for (const next of this.#queue) {
+      const size = this.#bytesOf.get(next) ?? 0;
       if (
-        batch.length > 0 &&
+        taken > 0 &&
         (n + next.events.length > this.#cfg.maxBatchEvents ||
           bytes + size > this.#cfg.maxBatchBytes)
       ) break;
-      batch.push(this.#queue.shift()!);
+      taken++;
       n += next.events.length;
       bytes += size;
     }
+    const batch = this.#queue.splice(0, taken);
     this.queuedEvents -= n;
+    this.#queuedBytes -= bytes;
     this.#drained?.();
     this.#drained = null;
     return batch;
