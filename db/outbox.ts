@@ -9,6 +9,7 @@
  */
 import { context, propagation } from "@opentelemetry/api";
 import type { JSONValue, PendingQuery, Row } from "postgres";
+import { contractProblem } from "../contracts/event_contract.ts";
 import { EVENT_TOPICS } from "../kafka/topics.ts";
 import { assertTransaction, type Tx } from "./transaction.ts";
 
@@ -100,6 +101,10 @@ export function validateEvent(event: OutboxEvent): void {
   }
   const problem = jsonProblem(payload, "payload", new Set());
   if (problem) fail(problem);
+  // An event type of the suite must keep its contract (issue 18): schema,
+  // topic and key, as its consumers read it.
+  const broken = contractProblem(event);
+  if (broken) fail(broken);
   if (event.headers !== undefined) {
     if (typeof event.headers !== "object" || event.headers === null) {
       fail("headers must be an object of strings");

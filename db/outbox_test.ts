@@ -79,7 +79,8 @@ Deno.test("appendOutbox() keeps the order of the events of one transaction", asy
   try {
     const ids = await sql.begin(async (tx) => {
       const written: string[] = [];
-      for (const eventType of ["OrderCreated", "StockDeductionRequested", "OrderCompleted"]) {
+      // Types outside the contracts' catalog: the sample payload fits none of its schemas.
+      for (const eventType of ["OrderCreated", "OrderNoted", "OrderClosed"]) {
         written.push(await appendOutbox(tx, sampleEvent({ aggregateId, eventType })));
       }
       return written;

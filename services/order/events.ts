@@ -3,8 +3,13 @@
  * by user id (SPEC §3.2, §4.4: one user's orders stay in order). Its saga
  * commands go to the participants' topics (their events.ts).
  *
+ * Every payload has a zod schema (`…Schema`): the outbox refuses an event
+ * that does not match it (contracts/catalog.ts), and the AsyncAPI document
+ * (docs/asyncapi.json) is generated from it.
+ *
  * @module
  */
+import { z } from "zod";
 
 export const ORDER_TOPIC = "order-events";
 
@@ -41,3 +46,25 @@ export const OrderEvents = {
   Completed: "OrderCompleted",
   Cancelled: "OrderCancelled",
 } as const;
+
+const id = z.string().min(1).max(200);
+
+export const OrderPlacedSchema: z.ZodType<OrderPlaced> = z.object({
+  orderId: id,
+  userId: id,
+  items: z.array(z.object({ productId: id, quantity: z.number().int().positive() })).min(1),
+  couponId: id.nullable(),
+  points: z.number().int().min(0),
+  mode: z.enum(["parallel", "sequential"]),
+});
+
+export const OrderCompletedSchema: z.ZodType<OrderCompleted> = z.object({
+  orderId: id,
+  userId: id,
+});
+
+export const OrderCancelledSchema: z.ZodType<OrderCancelled> = z.object({
+  orderId: id,
+  userId: id,
+  reason: z.string().min(1),
+});
