@@ -5,8 +5,9 @@
  * compatibility check would, and lists every breaking change: an event type
  * removed or moved to another topic or key, a payload field removed or
  * retyped, a new required field (or an optional one made required), an
- * enum narrowed. Additive changes (new event types, new optional fields,
- * new enum values, looser bounds) pass.
+ * enum narrowed, a bound tightened (a lower maximum or maxLength, a higher
+ * minimum, a new format or pattern). Additive changes (new event types, new
+ * optional fields, new enum values, looser bounds) pass.
  *
  * @module
  */
@@ -57,6 +58,26 @@ function core(s: Json): Json {
   return obj(s.anyOf.find((b) => obj(b).type !== "null") ?? {});
 }
 
+/** Bounds a value must now keep that it need not before: a lower maximum, a higher minimum. */
+function tightenedBounds(b: Json, a: Json, at: string): string[] {
+  const out: string[] = [];
+  const num = (v: unknown) => (typeof v === "number" ? v : undefined);
+  for (const k of ["maximum", "exclusiveMaximum", "maxLength", "maxItems"]) {
+    const [was, is] = [num(b[k]), num(a[k])];
+    if (is !== undefined && (was === undefined || is < was)) {
+      out.push(`${at} ${k} lowered to ${is}`);
+    }
+  }
+  for (const k of ["minimum", "exclusiveMinimum", "minLength", "minItems"]) {
+    const [was, is] = [num(b[k]), num(a[k])];
+    if (is !== undefined && (was === undefined || is > was)) out.push(`${at} ${k} raised to ${is}`);
+  }
+  for (const k of ["format", "pattern"]) {
+    if (a[k] !== undefined && a[k] !== b[k]) out.push(`${at} ${k} added or changed`);
+  }
+  return out;
+}
+
 function schemaBreaks(before: Json, after: Json, at: string): string[] {
   const was = typesOf(before).join("|");
   const is = typesOf(after).join("|");
@@ -72,6 +93,7 @@ function schemaBreaks(before: Json, after: Json, at: string): string[] {
       );
     }
   }
+  out.push(...tightenedBounds(b, a, at));
   if (b.items !== undefined || a.items !== undefined) {
     out.push(...schemaBreaks(obj(b.items), obj(a.items), `${at}[]`));
   }

@@ -26,9 +26,10 @@ Deno.test("the document compared with itself has no breaking change", () => {
 Deno.test("an optional new field and a new enum value are additive changes", () => {
   const after = withCouponUsageFailed(z.object({
     orderId: id,
-    couponId: id,
     reason: z.enum([...reason, "campaign_closed"]),
     detail: z.string().optional(),
+    // A looser bound than the committed max(200).
+    couponId: z.string().min(1).max(400),
   }));
   assert.deepEqual(breakingChanges(asyncApiDocument(), after), []);
 });
@@ -48,6 +49,17 @@ Deno.test("a removed field, a retyped field, a new required field and a narrowed
       "CouponUsageFailed.payload.retryable is required now (new field)",
     ].sort(),
   );
+});
+
+Deno.test("a tightened bound is breaking", () => {
+  const after = withCouponUsageFailed(z.object({
+    orderId: z.string().min(1).max(36),
+    couponId: id,
+    reason: z.enum(reason),
+  }));
+  assert.deepEqual(breakingChanges(asyncApiDocument(), after), [
+    "CouponUsageFailed.payload.orderId maxLength lowered to 36",
+  ]);
 });
 
 Deno.test("a nullable field made non-null, an optional field made required and a removed event type are breaking", () => {
