@@ -25,7 +25,11 @@ import { DEAD_LETTER_HEADERS, envelopeSchema, RECORD_HEADERS } from "./record_he
 
 type Json = Record<string, unknown>;
 
-/** Bumped by hand on a breaking change that was accepted (`--allow-breaking`). */
+/**
+ * The events' contract version. Its major number goes up, by hand, with a
+ * deliberate breaking change: the guard accepts a break only then
+ * (contracts/main.ts).
+ */
 export const CONTRACT_VERSION = "1.0.0";
 
 const KAFKA_BINDING = "0.5.0";

@@ -84,3 +84,15 @@ Deno.test("committed documents are stale when they differ from the code's, and b
     stale: ["docs/asyncapi.json", "docs/events.md"],
   });
 });
+
+Deno.test("a breaking change is accepted with a new major contract version, and checked against a given baseline", () => {
+  const now = generatedDocuments();
+  const older = JSON.parse(now.asyncapi);
+  older.components.schemas.OrderCompletedPayload.properties.total = { type: "number" };
+  const baseline = JSON.stringify(older);
+  assert.deepEqual(problemsWith(now, now, baseline).breaking, [
+    "OrderCompleted.payload.total removed",
+  ]);
+  older.info.version = "0.9.0";
+  assert.deepEqual(problemsWith(now, now, JSON.stringify(older)).breaking, []);
+});
