@@ -3,6 +3,8 @@
  * from the WAL into Kafka exactly once (relay.ts), serves /health and
  * /metrics, stops cleanly on SIGTERM/SIGINT.
  */
+// First: the process may replace itself with its memory settings (memory_settings.ts).
+import "./apply_memory_settings.ts";
 import { createLogger } from "../kit/log.ts";
 import { loadRelayConfig } from "./config.ts";
 import { relayHttp } from "./http.ts";
