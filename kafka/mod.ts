@@ -19,6 +19,11 @@ export {
   type TransactionScope,
 } from "./producer.ts";
 export {
+  secondTransactionalId,
+  TransactionalProducerPair,
+  type TransactionalSender,
+} from "./producer_pair.ts";
+export {
   Consumer,
   type ConsumerOptions,
   type MessageContext,

@@ -42,6 +42,17 @@ const { CompressionTypes } = kafkajs;
 
 type RawProducer = ReturnType<KafkaJs["producer"]>;
 
+/** A transaction's body that sends `batches` and then `offsets`, if any. */
+export function sendingAll(
+  batches: TopicBatch[],
+  offsets?: TransactionOffsets,
+): (tx: TransactionScope) => Promise<void> {
+  return async (tx) => {
+    await tx.send(batches);
+    if (offsets) await tx.sendOffsets(offsets);
+  };
+}
+
 /** Consumer offsets committed atomically with a transaction (consume-transform-produce). */
 export interface TransactionOffsets {
   consumerGroupId: string;
@@ -220,10 +231,7 @@ export class TransactionalProducer {
    * Writes all batches (and optional consumer offsets) in one transaction.
    */
   commit(batches: TopicBatch[], offsets?: TransactionOffsets): Promise<void> {
-    return this.transaction(async (tx) => {
-      await tx.send(batches);
-      if (offsets) await tx.sendOffsets(offsets);
-    });
+    return this.transaction(sendingAll(batches, offsets));
   }
 
   /**

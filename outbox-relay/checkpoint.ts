@@ -13,7 +13,7 @@ import {
   type KafkaJs,
   type OutgoingMessage,
   RELAY_CHECKPOINT_TOPIC,
-  type TransactionalProducer,
+  type TransactionalSender,
   valueText,
 } from "../kafka/mod.ts";
 import { formatLsn, parseLsn } from "./lsn.ts";
@@ -67,7 +67,7 @@ export class CheckpointStore {
 
   /** Commits a checkpoint alone (an operator's new baseline, rebaseline.ts). */
   async write(
-    producer: TransactionalProducer,
+    producer: TransactionalSender,
     cp: { lsn: bigint; commitTime: Date | null },
     by: string,
   ): Promise<void> {
@@ -85,7 +85,7 @@ export class CheckpointStore {
    * older relay instance and aborts its unfinished transaction first.
    */
   async readLatest(
-    producer: TransactionalProducer,
+    producer: TransactionalSender,
     timeoutMs = 30_000,
   ): Promise<Checkpoint | null> {
     const probe = crypto.randomUUID();

@@ -25,7 +25,7 @@
 import { parseArgs } from "node:util";
 import { connectService, SERVICE_SCHEMAS, type Sql } from "../db/mod.ts";
 import { ensureRelaySlot } from "../db/migrate.ts";
-import { createKafka, TransactionalProducer } from "../kafka/mod.ts";
+import { createKafka, TransactionalProducerPair } from "../kafka/mod.ts";
 import { CheckpointStore } from "./checkpoint.ts";
 import { loadRelayConfig, type RelayConfig } from "./config.ts";
 import { parseLsn } from "./lsn.ts";
@@ -53,7 +53,9 @@ export async function rebaseline(
     clientId: "outbox-rebaseline",
     logLevel: "nothing",
   });
-  const producer = new TransactionalProducer(kafka, { transactionalId: cfg.transactionalId });
+  // Both of the relay's transactional ids (producer_pair.ts): registering them
+  // fences any relay instance.
+  const producer = new TransactionalProducerPair(kafka, { transactionalId: cfg.transactionalId });
   try {
     // Nothing at or below the slot's position will come through it again,
     // and all of it committed before now. A blocked relay that looks again

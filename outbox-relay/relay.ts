@@ -34,7 +34,8 @@ import {
   RELAY_CHECKPOINT_TOPIC,
   RELAY_DLQ_TOPIC,
   type TopicBatch,
-  TransactionalProducer,
+  TransactionalProducerPair,
+  type TransactionalSender,
 } from "../kafka/mod.ts";
 import type { Logger } from "../kit/log.ts";
 import {
@@ -238,7 +239,7 @@ class Session {
   #setWalBehind: (n: number | null) => void;
   #sql: Sql;
   #reader: WalReader;
-  #producer: TransactionalProducer;
+  #producer: TransactionalSender;
   #queue: WalTransaction[] = [];
   /** About the bytes of the queued events' records (RELAY_MAX_BUFFERED_BYTES bounds them). */
   #queuedBytes = 0;
@@ -296,7 +297,9 @@ class Session {
       publicationName: cfg.publicationName,
       applicationName: cfg.instanceId,
     });
-    this.#producer = new TransactionalProducer(kafka, {
+    // Two transactional ids in turn: the next transaction need not wait for
+    // the coordinator to finish the previous one's markers (producer_pair.ts).
+    this.#producer = new TransactionalProducerPair(kafka, {
       transactionalId: cfg.transactionalId,
       maxPartitionBatchBytes: cfg.maxPartitionBatchBytes,
     });

@@ -12,9 +12,12 @@ import {
   IdempotentProducer,
   type IncomingMessage,
   type OutgoingMessage,
+  RELAY_CHECKPOINT_TOPIC,
   TransactionalProducer,
+  TransactionalProducerPair,
   valueText,
 } from "../../kafka/mod.ts";
+import { countKafkaRequests } from "../../kafka/request_counter.ts";
 import { dev, eventually, sleep, uniqueName } from "../support/dev.ts";
 import { Collector, testKafka } from "../support/kafka.ts";
 
@@ -384,6 +387,67 @@ Deno.test({
       await consumer.disconnect();
       await producer.disconnect();
       await offsets.disconnect();
+      await admin.deleteTopics([topic]).catch(() => {});
+      await admin.disconnect();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "a producer pair's back-to-back transactions keep every key's order across both producers, one AddPartitionsToTxn each",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const kafka = testKafka("platform-pair");
+    const topic = uniqueName("platform-pair");
+    const admin = new Admin(kafka);
+    await admin.connect();
+    await admin.createTopic(topic, 6);
+    const pair = new TransactionalProducerPair(kafka, {
+      transactionalId: uniqueName("platform-pair"),
+    });
+    const counts = new Map<string, number>();
+    const stop = countKafkaRequests((api) => counts.set(api, (counts.get(api) ?? 0) + 1));
+    const keys = Array.from({ length: 12 }, (_, k) => `k${k}`);
+    const transactions = 30;
+    try {
+      // The first transaction of each producer looks its coordinator up.
+      for (let t = 0; t < 2; t++) {
+        await pair.commit([{
+          topic: RELAY_CHECKPOINT_TOPIC,
+          messages: [{ key: topic, value: "warm-up" }],
+        }]);
+      }
+      counts.clear();
+      for (let t = 0; t < transactions; t++) {
+        await pair.commit([{
+          topic,
+          messages: keys.map((key) => ({ key, value: JSON.stringify({ key, t }) })),
+        }]);
+      }
+      // A single producer is refused (CONCURRENT_TRANSACTIONS) about once or
+      // twice a transaction here while the coordinator writes the previous
+      // markers; the pair's other producer is free.
+      const addPartitions = (counts.get("AddPartitionsToTxn") ?? 0) / transactions;
+      assert.ok(addPartitions < 1.5, `AddPartitionsToTxn per transaction: ${addPartitions}`);
+      assert.equal(counts.get("GroupCoordinator") ?? 0, 0);
+
+      const committed = await new Collector(kafka, [topic]).start();
+      try {
+        await committed.until("every record", (ms) => ms.length >= keys.length * transactions);
+        for (const key of keys) {
+          const seen = committed.messages.filter((m) => m.key === key).map((m) =>
+            JSON.parse(valueText(m)!).t
+          );
+          assert.deepEqual(seen, Array.from({ length: transactions }, (_, t) => t), key);
+        }
+      } finally {
+        await committed.stop();
+      }
+    } finally {
+      stop();
+      await pair.close();
       await admin.deleteTopics([topic]).catch(() => {});
       await admin.disconnect();
     }
