@@ -42,8 +42,10 @@ export interface RelayConfig {
   maxBufferedEvents: number;
   /**
    * About the bytes of decoded events held in memory before the WAL stream
-   * is paused (default 16 MiB): with the count alone, a backlog of large
-   * events filled the relay's memory while it drained (issue #16).
+   * is paused (default 8 MiB): with the count alone, a backlog of large
+   * events filled the relay's memory while it drained (issue #16). 8 MiB
+   * holds several full batches (RELAY_MAX_BATCH_BYTES); 16 MiB drained no
+   * faster and cost ~20 MB more RSS (bench:relay, memory_settings.ts).
    */
   maxBufferedBytes: number;
   /** How often an idle database gets a heartbeat row (keeps the slot moving). */
@@ -93,7 +95,7 @@ export function loadRelayConfig(): RelayConfig {
     maxPartitionBatchBytes: envInt("RELAY_MAX_PARTITION_BATCH_BYTES", 512 * 1024, 1_024, 1_048_576),
     lingerMs: envInt("RELAY_LINGER_MS", 0, 0),
     maxBufferedEvents: envInt("RELAY_MAX_BUFFERED_EVENTS", 50_000, 1),
-    maxBufferedBytes: envInt("RELAY_MAX_BUFFERED_BYTES", 16 * 1024 * 1024, 1),
+    maxBufferedBytes: envInt("RELAY_MAX_BUFFERED_BYTES", 8 * 1024 * 1024, 1),
     heartbeatMs: envInt("RELAY_HEARTBEAT_MS", 10_000, 100),
     standbyPollMs: envInt("RELAY_STANDBY_POLL_MS", 1_000, 50),
     httpPort: envInt("RELAY_HTTP_PORT", 7070, 0, 65535),

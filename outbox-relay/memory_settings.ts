@@ -12,8 +12,8 @@
  * ~100 MB of dead objects accumulate, and the buffers that died with them
  * (kafkajs' encode buffers, socket reads: `external`, up to 80 MB) were
  * freed into glibc's main heap, which kept the pages: `[heap]` reached
- * 140 MB. Peak RSS 300–320 MB. With the settings below: 155–165 MB, same
- * drain rate.
+ * 140 MB. Peak RSS 300–330 MB. With the settings below and an 8 MiB event
+ * buffer (RELAY_MAX_BUFFERED_BYTES): about 150 MB (README, Memory).
  *
  * V8 sizes its heap when the process starts and glibc reads its tunables at
  * start, so neither can be changed from inside a running process. The
@@ -21,13 +21,16 @@
  * files and tests' SIGKILL are unaffected) with its own command line and
  * these settings in its environment:
  *
- * - RELAY_V8_FLAGS (default `--max-semi-space-size=1,--max-old-space-size=128`):
+ * - RELAY_V8_FLAGS (default `--max-semi-space-size=1,--max-old-space-size=256`):
  *   added to DENO_V8_FLAGS. Small semi-spaces make short-lived objects (and
  *   the buffers they hold) die in cheap scavenges instead of being promoted;
  *   the old-generation cap makes full collections run before dead objects
- *   pile up. The live heap is bounded by RELAY_MAX_BUFFERED_BYTES (16 MiB of
- *   JSON, ~40 MB of heap), well under the cap. `--v8-flags` on the command
- *   line still win.
+ *   pile up (128 MB: a few MB less RSS, but a third more CPU per event).
+ *   The live heap is mostly the event buffer (RELAY_MAX_BUFFERED_BYTES,
+ *   ~2.5 bytes of heap per byte of JSON) plus ONE Postgres transaction held
+ *   whole (~0.8 KB of heap per outbox row): a transaction of more than
+ *   ~200,000 outbox rows needs a larger cap, else the relay stops with
+ *   "heap out of memory". `--v8-flags` on the command line still win.
  * - RELAY_MALLOC_MMAP_THRESHOLD (default 65536): glibc's MALLOC_MMAP_THRESHOLD_.
  *   Allocations from 64 KiB up get their own mapping, returned to the
  *   system when freed; without a fixed threshold glibc raises it after the
@@ -51,7 +54,7 @@ export function memoryEnvironment(
   env: Record<string, string>,
 ): Record<string, string> | null {
   if (env[APPLIED] === "1") return null;
-  const v8Flags = env.RELAY_V8_FLAGS ?? "--max-semi-space-size=1,--max-old-space-size=128";
+  const v8Flags = env.RELAY_V8_FLAGS ?? "--max-semi-space-size=1,--max-old-space-size=256";
   const malloc = {
     MALLOC_MMAP_THRESHOLD_: env.RELAY_MALLOC_MMAP_THRESHOLD ?? "65536",
     MALLOC_ARENA_MAX: env.RELAY_MALLOC_ARENA_MAX ?? "2",

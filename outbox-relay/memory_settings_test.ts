@@ -6,7 +6,7 @@ Deno.test("the relay's memory settings go into its environment, ahead of DENO_V8
   assert.equal(env.PATH, "/bin");
   assert.equal(
     env.DENO_V8_FLAGS,
-    "--max-semi-space-size=1,--max-old-space-size=128,--max-semi-space-size=4",
+    "--max-semi-space-size=1,--max-old-space-size=256,--max-semi-space-size=4",
   );
   assert.equal(env.MALLOC_MMAP_THRESHOLD_, "65536");
   assert.equal(env.MALLOC_ARENA_MAX, "2");
