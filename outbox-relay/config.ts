@@ -48,6 +48,14 @@ export interface RelayConfig {
    * faster and cost ~20 MB more RSS (bench:relay, memory_settings.ts).
    */
   maxBufferedBytes: number;
+  /**
+   * How long Kafka lets a relay transaction stay open before it aborts it
+   * (default 10 s). A relay that dies mid-transaction holds back every
+   * read_committed reader of the partitions it touched — consumers and every
+   * relay's checkpoint read — until a relay registers the same transactional
+   * id or this runs out; a relay's transactions take milliseconds.
+   */
+  transactionTimeoutMs: number;
   /** How often an idle database gets a heartbeat row (keeps the slot moving). */
   heartbeatMs: number;
   /** How often a standby tries to take the slot. */
@@ -96,6 +104,7 @@ export function loadRelayConfig(): RelayConfig {
     lingerMs: envInt("RELAY_LINGER_MS", 0, 0),
     maxBufferedEvents: envInt("RELAY_MAX_BUFFERED_EVENTS", 50_000, 1),
     maxBufferedBytes: envInt("RELAY_MAX_BUFFERED_BYTES", 8 * 1024 * 1024, 1),
+    transactionTimeoutMs: envInt("RELAY_TRANSACTION_TIMEOUT_MS", 10_000, 1_000, 900_000),
     heartbeatMs: envInt("RELAY_HEARTBEAT_MS", 10_000, 100),
     standbyPollMs: envInt("RELAY_STANDBY_POLL_MS", 1_000, 50),
     httpPort: envInt("RELAY_HTTP_PORT", 7070, 0, 65535),

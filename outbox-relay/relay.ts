@@ -302,6 +302,7 @@ class Session {
     this.#producer = new TransactionalProducerPair(kafka, {
       transactionalId: cfg.transactionalId,
       maxPartitionBatchBytes: cfg.maxPartitionBatchBytes,
+      transactionTimeoutMs: cfg.transactionTimeoutMs,
     });
   }
 
