@@ -203,7 +203,7 @@ Deno.test({
             ws.onerror = reject;
           });
           try {
-            await sleep(1_500); // the instance's notification consumer joins its group
+            await sleep(1_500); // the instance's LISTEN connection (notifications.ts) is up
             const o = await place(c, { items: [{ productId: p1, quantity: 1 }] }, orderA);
             await settled(c, orderA, o.orderId);
             const deadline = Date.now() + 15_000;
